@@ -1,0 +1,3 @@
+"""Anvil FORGE."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,18 @@
+"""Recording audit events. Called inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+from .models import AuditEvent
+
+
+def record(actor, organisation, action: str, target=None, summary: dict | None = None, *, target_type: str = ""):
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_email=getattr(actor, "email", "") or "",
+        organisation=organisation,
+        action=action,
+        target_type=target_type or (type(target).__name__.lower() if target is not None else ""),
+        target_id=str(getattr(target, "pk", "") or ""),
+        target_repr=str(target)[:255] if target is not None else "",
+        summary=summary or {},
+    )

@@ -1,0 +1,25 @@
+"""The ``anvil`` command: the FORGE's own commands plus Django's management commands.
+
+    anvil serve [--host H] [--port P] [--with-worker]
+    anvil worker
+    anvil migrate
+    anvil createuser EMAIL [--password PW] [--no-input]
+    anvil createadmin EMAIL [--password PW] [--no-input]
+    anvil demo
+    anvil render ADDRESS --as EMAIL -v name=value …
+"""
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anvil_forge.settings")
+    from django.core.management import execute_from_command_line
+
+    args = sys.argv[1:] if argv is None else argv
+    execute_from_command_line(["anvil", *(args or ["help"])])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from ._users import UserCommand
+
+
+class Command(UserCommand):
+    help = "Create a user (with the personal organisation sign-up gives)."

@@ -1,0 +1,114 @@
+"""Demo data: an organisation, a project, two prompt sets with prompts and versions, one LOCKED.
+
+Idempotent: a second run finds the demo organisation and changes nothing.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from anvil_forge.accounts.models import User
+from anvil_forge.accounts.services import create_user
+from anvil_forge.orgs.models import Organisation
+from anvil_forge.orgs.services import create_organisation, invite_member
+from anvil_forge.prompts import services as prompts
+
+ADMIN_EMAIL = "admin@anvil.local"
+MEMBER_EMAIL = "member@anvil.local"
+
+EMAILS = [
+    ("Welcome", "welcome",
+     "Write a warm welcome e-mail to {{ name }}, who just joined as {{ role }}.\n"
+     "{% if trial %}Mention that their trial lasts {{ trial_days }} days.{% endif %}\n"
+     "Keep it under {{ max_words | default: 120 }} words.",
+     [{"name": "name", "type": "string", "description": "customer's first name"},
+      {"name": "role", "type": "string", "description": "their role", "required": False, "default": "member"},
+      {"name": "trial", "type": "boolean", "required": False, "default": False},
+      {"name": "trial_days", "type": "number", "required": False, "default": 14},
+      {"name": "max_words", "type": "number", "required": False, "default": 120}]),
+    ("Password reset", "password_reset",
+     "Explain to {{ name }} how to reset their password. The link expires in {{ hours }} hours.\n"
+     "Do not include the link itself; it is added by the application.",
+     [{"name": "name", "type": "string"}, {"name": "hours", "type": "number", "required": False, "default": 24}]),
+    ("Churn save", "churn_save",
+     "{{ name }} is about to cancel. In their words:\n\n{{ reasons }}\n\n"
+     "Write a short, honest reply that addresses each reason{% if offer %} and offers {{ offer }}{% endif %}.",
+     [{"name": "name", "type": "string"},
+      {"name": "offer", "type": "string", "required": False, "default": ""}]),
+]
+
+CHAT = [
+    ("System", "system",
+     "You are {{ assistant_name }}, a support assistant for {{ product }}.\n"
+     "Answer in {{ language | default: 'English' }}. Be concise and cite help-centre articles when you can.",
+     [{"name": "assistant_name", "type": "string", "required": False, "default": "Anvil"},
+      {"name": "product", "type": "string"},
+      {"name": "language", "type": "string", "required": False, "default": "English"}]),
+    ("Summarise ticket", "summarise",
+     "Summarise this support ticket in at most {{ bullets }} bullet points:\n\n{{ ticket | truncate_tokens: 800 }}",
+     [{"name": "bullets", "type": "number", "required": False, "default": 3}, {"name": "ticket", "type": "string"}]),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent) and print the demo logins."
+
+    def handle(self, **options):
+        passwords = self._logins()
+        if Organisation.objects.filter(slug="acme").exists():
+            self.stdout.write("Demo data already present; nothing changed.")
+        else:
+            self._load()
+            self.stdout.write(self.style.SUCCESS("Demo data loaded: acme/support with prompt sets 'emails' (LOCKED) and 'chat'."))
+        self.stdout.write("")
+        self.stdout.write("  Admin login:  " + ADMIN_EMAIL + "  /  " + passwords[ADMIN_EMAIL])
+        self.stdout.write("  Member login: " + MEMBER_EMAIL + "  /  " + passwords[MEMBER_EMAIL])
+        self.stdout.write("  Try: anvil render acme/support/emails@stable/welcome -v name=Ada")
+
+    def _logins(self) -> dict:
+        """Create the two demo users once; their passwords are kept in the data directory."""
+        path = settings.DATA_DIR / "demo-logins.txt"
+        known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
+        for email, admin in ((ADMIN_EMAIL, True), (MEMBER_EMAIL, False)):
+            if not User.objects.filter(email__iexact=email).exists():
+                known[email] = secrets.token_urlsafe(12)
+                create_user(email, known[email], display_name=email.split("@")[0].title(), site_admin=admin)
+            known.setdefault(email, "(unchanged: set before this data directory's record)")
+        path.write_text("".join(f"{e} {p}\n" for e, p in known.items()))
+        path.chmod(0o600)
+        return known
+
+    @transaction.atomic
+    def _load(self):
+        admin = User.objects.get(email__iexact=ADMIN_EMAIL)
+        member = User.objects.get(email__iexact=MEMBER_EMAIL)
+        acme = create_organisation(admin, "Acme", "acme", "Demo organisation")
+        invite_member(admin, acme, member.email, "member")
+        project = prompts.create_project(admin, acme, "Support", "support", "Prompts of the support application")
+
+        emails = prompts.create_prompt_set(admin, project, "Emails", "emails", "Transactional e-mails",
+                                           {"model": "gpt-4o-mini", "temperature": 0.4})
+        for name, slug, template, params in EMAILS[:2]:
+            prompts.create_prompt(admin, emails, name, slug, template, params)
+        prompts.create_version(admin, emails, "1.0.0", "First release: welcome and password reset")
+        welcome = emails.prompts.get(slug="welcome")
+        prompts.update_prompt(admin, welcome, template=welcome.template.replace("warm", "warm, short"))
+        prompts.create_version(admin, emails, "1.1.0", "Shorter welcome")
+        name, slug, template, params = EMAILS[2]
+        churn = prompts.create_prompt(admin, emails, name, slug, template, params)
+        prompts.add_missing_parameters(admin, churn)  # declares `reasons`
+        prompts.create_version(admin, emails, "1.2.0-beta.1", "Churn save prompt (beta)")
+        prompts.create_version(member, emails, "1.2.0", "Churn save prompt")
+        prompts.change_status(member, emails, "review")
+        prompts.change_status(admin, emails, "locked")
+
+        chat = prompts.create_prompt_set(member, project, "Chat", "chat", "The support chat assistant",
+                                         {"model": "gpt-4o"})
+        for name, slug, template, params in CHAT:
+            prompts.create_prompt(member, chat, name, slug, template, params)
+        prompts.create_version(member, chat, "0.1.0", "First draft")
+        system = chat.prompts.get(slug="system")
+        prompts.update_prompt(member, system, template=system.template + "\nNever promise refunds.")
+        prompts.create_version(member, chat, "0.2.0", "No refund promises")

@@ -1,0 +1,54 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from anvil_forge.accounts.models import User
+from anvil_forge.core.errors import AnvilError
+from anvil_forge.orgs.models import Organisation
+from anvil_forge.prompts.rendering import render_address
+
+
+def parse_variables(pairs: list[str]) -> dict:
+    """``name=value`` (a string, coerced by the parameter's type) or ``name:=JSON``."""
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.rstrip(":"):
+            raise CommandError(f"-v {pair}: expected name=value or name:=JSON")
+        if name.endswith(":"):
+            name = name[:-1]
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise CommandError(f"-v {pair}: the value after ':=' is not JSON ({exc.msg})") from None
+        variables[name] = value
+    return variables
+
+
+class Command(BaseCommand):
+    help = "Render a prompt by address, e.g. acme/support/emails@stable/welcome -v name=Ada"
+
+    def add_arguments(self, parser):
+        # `-v` means a variable here, as documented; Django's verbosity keeps `--verbosity`.
+        verbosity = parser._option_string_actions.pop("-v")
+        verbosity.option_strings.remove("-v")
+        parser.add_argument("address", help="[org/]project/prompt_set[@version]/prompt")
+        parser.add_argument("-v", "--var", dest="variables", action="append", default=[], metavar="NAME=VALUE",
+                            help="a variable (repeat); NAME:=JSON for a JSON value")
+        parser.add_argument("--as", dest="as_user", metavar="EMAIL",
+                            help="resolve as this user (their organisations only); default: the operator sees all")
+
+    def handle(self, address, variables, as_user, **options):
+        values = parse_variables(variables)
+        user, organisations = None, None
+        if as_user:
+            user = User.objects.filter(email__iexact=as_user).first()
+            if user is None:
+                raise CommandError(f"no user with e-mail {as_user}")
+        else:
+            organisations = Organisation.objects.all()
+        try:
+            text, _ = render_address(user, address, values, organisations=organisations)
+        except AnvilError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(text, ending="" if text.endswith("\n") else "\n")

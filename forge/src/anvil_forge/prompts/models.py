@@ -1,0 +1,103 @@
+from django.conf import settings
+from django.db import models
+
+from anvil_forge.core.models import Timestamped
+
+
+class Status(models.TextChoices):
+    LIVE = "live", "LIVE"
+    REVIEW = "review", "REVIEW"
+    LOCKED = "locked", "LOCKED"
+
+
+class Project(Timestamped):
+    organisation = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=64)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "slug"], name="project_slug_unique"),
+            models.UniqueConstraint(fields=["organisation", "name"], name="project_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PromptSet(Timestamped):
+    """The unit of versioning. Outside LIVE its content is frozen (database triggers, see migration 0002)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompt_sets")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=64)
+    description = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LIVE)
+    # Highest version sequence ever given out, so a deleted version's number is never reused.
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="promptset_slug_unique"),
+            models.UniqueConstraint(fields=["project", "name"], name="promptset_name_unique"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="promptset_status_valid"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == Status.LIVE
+
+
+class Prompt(Timestamped):
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="prompts")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=64)
+    description = models.TextField(blank=True)
+    template = models.TextField(blank=True)
+    # [{"name", "type", "description", "required", "default"}], validated by anvil_client.templates
+    parameters = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "slug"], name="prompt_slug_unique"),
+            models.UniqueConstraint(fields=["prompt_set", "name"], name="prompt_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def flat_id(self) -> str:
+        return f"{self.prompt_set.slug}.{self.slug}"
+
+
+class Version(Timestamped):
+    """An immutable snapshot of a prompt set. Only ``first_published_at`` may ever be set later."""
+
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="versions")
+    label = models.CharField(max_length=128)
+    changelog = models.TextField(blank=True)
+    snapshot = models.JSONField()
+    sequence = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    first_published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["prompt_set", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "label"], name="version_label_unique"),
+            models.UniqueConstraint(fields=["prompt_set", "sequence"], name="version_sequence_unique"),
+            models.CheckConstraint(condition=models.Q(sequence__gte=1), name="version_sequence_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.prompt_set.slug}@{self.label}"

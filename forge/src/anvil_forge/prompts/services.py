@@ -1,0 +1,359 @@
+"""Writes for projects, prompt sets, prompts and versions.
+
+Every function takes the acting user, checks ``orgs.policy``, runs in one
+transaction and records an audit event. A prompt set that is not LIVE refuses
+every edit to itself or its prompts here, whoever asks (and the database
+refuses it too, see migration 0002).
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from anvil_client import templates as tpl
+from anvil_client import versions as semver_rules
+
+from anvil_forge.audit.services import record
+from anvil_forge.core.errors import Conflict, NotFound, ValidationError
+from anvil_forge.core.slugs import check_slug, make_slug
+from anvil_forge.orgs import policy
+from anvil_forge.orgs.policy import Action
+
+from .models import Project, Prompt, PromptSet, Status, Version
+from .snapshots import build_snapshot
+from .validation import check_metadata, check_name, check_parameters, check_template
+
+# (from, to) -> the action that allows it and the audit verb
+TRANSITIONS = {
+    (Status.LIVE, Status.REVIEW): (Action.SUBMIT_REVIEW, "submit"),
+    (Status.REVIEW, Status.LOCKED): (Action.APPROVE, "approve"),
+    (Status.REVIEW, Status.LIVE): (Action.APPROVE, "reject"),
+    (Status.LOCKED, Status.LIVE): (Action.APPROVE, "unlock"),
+}
+
+
+def _unique(model, scope: dict, field: str, value: str, exclude=None, label: str = "") -> None:
+    clash = model.objects.filter(**scope, **{field: value})
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    if clash.exists():
+        raise Conflict(f"{label} {field} {value!r} is already used here", [{"field": field, "message": "already used"}])
+
+
+def _save(obj, message: str):
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise Conflict(message) from None
+    return obj
+
+
+def _locked_set(prompt_set: PromptSet) -> PromptSet:
+    """Re-read the set under a row lock so a concurrent status change cannot slip between check and write."""
+    return PromptSet.objects.select_for_update().select_related("project__organisation").get(pk=prompt_set.pk)
+
+
+def require_editable(prompt_set: PromptSet) -> None:
+    if prompt_set.status != Status.LIVE:
+        label = Status(prompt_set.status).label
+        hint = "unlock it first" if prompt_set.status == Status.LOCKED else "approve or reject the review first"
+        raise Conflict(f"prompt set '{prompt_set.slug}' is {label}: its content cannot change ({hint})")
+
+
+def ensure_projects_deletable(projects) -> None:
+    frozen = list(
+        PromptSet.objects.filter(project__in=projects).exclude(status=Status.LIVE).values_list("project__slug", "slug")
+    )
+    if frozen:
+        names = ", ".join(f"{p}/{s}" for p, s in frozen)
+        raise Conflict(f"these prompt sets are in review or LOCKED and cannot be deleted: {names}; unlock them first")
+
+
+# --- projects ---------------------------------------------------------------
+
+@transaction.atomic
+def create_project(actor, organisation, name: str, slug: str | None = None, description: str = "") -> Project:
+    policy.require(actor, Action.MANAGE_PROJECTS, organisation)
+    name = check_name(name)
+    slug = check_slug(slug or make_slug(name))
+    _unique(Project, {"organisation": organisation}, "name", name, label="project")
+    _unique(Project, {"organisation": organisation}, "slug", slug, label="project")
+    project = _save(Project(organisation=organisation, name=name, slug=slug, description=description or ""),
+                    f"a project named {name!r} already exists")
+    record(actor, organisation, "project.create", project, {"name": name})
+    return project
+
+
+@transaction.atomic
+def update_project(actor, project: Project, *, name=None, slug=None, description=None) -> Project:
+    policy.require(actor, Action.MANAGE_PROJECTS, project.organisation, "project")
+    scope, changed = {"organisation": project.organisation}, []
+    if name is not None and name != project.name:
+        project.name = check_name(name)
+        _unique(Project, scope, "name", project.name, exclude=project, label="project")
+        changed.append("name")
+    if slug is not None and slug != project.slug:
+        project.slug = check_slug(slug)
+        _unique(Project, scope, "slug", project.slug, exclude=project, label="project")
+        changed.append("slug")
+    if description is not None and description != project.description:
+        project.description, _ = description, changed.append("description")
+    if changed:
+        _save(project, "project name or slug already used")
+        record(actor, project.organisation, "project.update", project, {"fields": changed})
+    return project
+
+
+@transaction.atomic
+def delete_project(actor, project: Project) -> None:
+    policy.require(actor, Action.MANAGE_PROJECTS, project.organisation, "project")
+    ensure_projects_deletable([project])
+    _ensure_never_published(Version.objects.filter(prompt_set__project=project), "project")
+    summary = {"name": project.name, "prompt_sets": project.prompt_sets.count()}
+    record(actor, project.organisation, "project.delete", project, summary)
+    project.delete()
+
+
+def _ensure_never_published(versions, what: str) -> None:
+    published = list(versions.filter(first_published_at__isnull=False).values_list("prompt_set__slug", "label")[:5])
+    if published:
+        names = ", ".join(f"{s}@{v}" for s, v in published)
+        raise Conflict(f"this {what} has published versions ({names}) and cannot be deleted")
+
+
+# --- prompt sets --------------------------------------------------------------
+
+@transaction.atomic
+def create_prompt_set(actor, project: Project, name: str, slug: str | None = None,
+                      description: str = "", metadata: dict | None = None) -> PromptSet:
+    policy.require(actor, Action.EDIT_PROMPTS, project.organisation, "project")
+    name = check_name(name)
+    slug = check_slug(slug or make_slug(name))
+    _unique(PromptSet, {"project": project}, "name", name, label="prompt set")
+    _unique(PromptSet, {"project": project}, "slug", slug, label="prompt set")
+    prompt_set = _save(
+        PromptSet(project=project, name=name, slug=slug, description=description or "", metadata=check_metadata(metadata)),
+        f"a prompt set named {name!r} already exists",
+    )
+    record(actor, project.organisation, "prompt_set.create", prompt_set, {"project": project.slug})
+    return prompt_set
+
+
+@transaction.atomic
+def update_prompt_set(actor, prompt_set: PromptSet, *, name=None, slug=None, description=None, metadata=None) -> PromptSet:
+    prompt_set = _locked_set(prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
+    require_editable(prompt_set)
+    scope, changed = {"project": prompt_set.project}, []
+    if name is not None and name != prompt_set.name:
+        prompt_set.name = check_name(name)
+        _unique(PromptSet, scope, "name", prompt_set.name, exclude=prompt_set, label="prompt set")
+        changed.append("name")
+    if slug is not None and slug != prompt_set.slug:
+        prompt_set.slug = check_slug(slug)
+        _unique(PromptSet, scope, "slug", prompt_set.slug, exclude=prompt_set, label="prompt set")
+        changed.append("slug")
+    if description is not None and description != prompt_set.description:
+        prompt_set.description = description
+        changed.append("description")
+    if metadata is not None and metadata != prompt_set.metadata:
+        prompt_set.metadata = check_metadata(metadata)
+        changed.append("metadata")
+    if changed:
+        _save(prompt_set, "prompt set name or slug already used")
+        record(actor, organisation, "prompt_set.update", prompt_set, {"fields": changed})
+    return prompt_set
+
+
+@transaction.atomic
+def delete_prompt_set(actor, prompt_set: PromptSet) -> None:
+    prompt_set = _locked_set(prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.DELETE_VERSIONED, organisation, "prompt set")
+    require_editable(prompt_set)
+    _ensure_never_published(prompt_set.versions.all(), "prompt set")
+    record(actor, organisation, "prompt_set.delete", prompt_set,
+           {"project": prompt_set.project.slug, "versions": prompt_set.versions.count()})
+    prompt_set.delete()
+
+
+@transaction.atomic
+def change_status(actor, prompt_set: PromptSet, status: str) -> PromptSet:
+    prompt_set = _locked_set(prompt_set)
+    organisation = prompt_set.project.organisation
+    if status not in Status.values:
+        raise ValidationError.field("status", f"status {status!r} is not one of {', '.join(Status.values)}")
+    current = Status(prompt_set.status)
+    target = Status(status)
+    if current == target:
+        raise Conflict(f"prompt set '{prompt_set.slug}' is already {target.label}")
+    rule = TRANSITIONS.get((current, target))
+    if rule is None:
+        policy.require(actor, Action.VIEW, organisation, "prompt set")
+        allowed = ", ".join(t.label for (f, t) in TRANSITIONS if f == current)
+        raise Conflict(f"a {current.label} prompt set cannot go to {target.label} (allowed: {allowed})")
+    action, verb = rule
+    policy.require(actor, action, organisation, "prompt set")
+    if target == Status.REVIEW:
+        _ensure_ready_for_review(prompt_set)
+    prompt_set.status = target
+    prompt_set.save(update_fields=["status", "updated_at"])
+    record(actor, organisation, f"prompt_set.{verb}", prompt_set, {"from": current.value, "to": target.value})
+    return prompt_set
+
+
+def _ensure_ready_for_review(prompt_set: PromptSet) -> None:
+    problems = []
+    for prompt in prompt_set.prompts.all():
+        check = tpl.check_parameters(prompt.template, tpl.parse_parameters(prompt.parameters))
+        if check.missing:
+            problems.append({"field": f"prompts.{prompt.slug}", "message": f"undeclared parameters: {', '.join(check.missing)}"})
+    if problems:
+        raise ValidationError("every prompt must declare the parameters its template uses before review", problems)
+
+
+# --- prompts --------------------------------------------------------------------
+
+@transaction.atomic
+def create_prompt(actor, prompt_set: PromptSet, name: str, slug: str | None = None, template: str = "",
+                  parameters: list | None = None, description: str = "", metadata: dict | None = None) -> Prompt:
+    prompt_set = _locked_set(prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
+    require_editable(prompt_set)
+    name = check_name(name)
+    slug = check_slug(slug or make_slug(name).replace("-", "_"))
+    _unique(Prompt, {"prompt_set": prompt_set}, "name", name, label="prompt")
+    _unique(Prompt, {"prompt_set": prompt_set}, "slug", slug, label="prompt")
+    prompt = _save(
+        Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "",
+               template=check_template(template), parameters=check_parameters(parameters),
+               metadata=check_metadata(metadata)),
+        f"a prompt named {name!r} already exists",
+    )
+    record(actor, organisation, "prompt.create", prompt, {"prompt_set": prompt_set.slug})
+    return prompt
+
+
+@transaction.atomic
+def update_prompt(actor, prompt: Prompt, *, name=None, slug=None, template=None, parameters=None,
+                  description=None, metadata=None) -> Prompt:
+    prompt_set = _locked_set(prompt.prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt")
+    require_editable(prompt_set)
+    prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    scope, changed = {"prompt_set": prompt_set}, []
+    if name is not None and name != prompt.name:
+        prompt.name = check_name(name)
+        _unique(Prompt, scope, "name", prompt.name, exclude=prompt, label="prompt")
+        changed.append("name")
+    if slug is not None and slug != prompt.slug:
+        prompt.slug = check_slug(slug)
+        _unique(Prompt, scope, "slug", prompt.slug, exclude=prompt, label="prompt")
+        changed.append("slug")
+    if template is not None and template != prompt.template:
+        prompt.template = check_template(template)
+        changed.append("template")
+    if parameters is not None:
+        parameters = check_parameters(parameters)
+        if parameters != prompt.parameters:
+            prompt.parameters = parameters
+            changed.append("parameters")
+    if description is not None and description != prompt.description:
+        prompt.description = description
+        changed.append("description")
+    if metadata is not None and metadata != prompt.metadata:
+        prompt.metadata = check_metadata(metadata)
+        changed.append("metadata")
+    if changed:
+        _save(prompt, "prompt name or slug already used")
+        record(actor, organisation, "prompt.update", prompt, {"prompt_set": prompt_set.slug, "fields": changed})
+    prompt.prompt_set = prompt_set
+    return prompt
+
+
+@transaction.atomic
+def add_missing_parameters(actor, prompt: Prompt) -> list[str]:
+    """Declare every variable the template reads but the prompt does not declare (typed string)."""
+    prompt_set = _locked_set(prompt.prompt_set)
+    policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt")
+    require_editable(prompt_set)
+    prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    check = tpl.check_parameters(prompt.template, tpl.parse_parameters(prompt.parameters))
+    if not check.missing:
+        return []
+    added = [tpl.Parameter(name=n).to_dict() for n in check.missing]
+    update_prompt(actor, prompt, parameters=list(prompt.parameters) + added)
+    return list(check.missing)
+
+
+@transaction.atomic
+def delete_prompt(actor, prompt: Prompt) -> None:
+    prompt_set = _locked_set(prompt.prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt")
+    require_editable(prompt_set)
+    record(actor, organisation, "prompt.delete", prompt, {"prompt_set": prompt_set.slug})
+    prompt.delete()
+
+
+# --- versions -------------------------------------------------------------------
+
+def _check_label(prompt_set: PromptSet, label: str) -> str:
+    label = (label or "").strip()
+    existing = list(prompt_set.versions.values_list("label", flat=True))
+    try:
+        semver_rules.check_new_label(label, existing)
+    except semver_rules.VersionError as exc:
+        raise ValidationError.field("label", str(exc)) from None
+    return label
+
+
+def _new_version(actor, prompt_set: PromptSet, label: str, changelog: str, snapshot: dict, verb: str, extra=None) -> Version:
+    organisation = prompt_set.project.organisation
+    label = _check_label(prompt_set, label)
+    sequence = prompt_set.last_sequence + 1
+    prompt_set.last_sequence = sequence
+    prompt_set.save(update_fields=["last_sequence", "updated_at"])
+    version = _save(
+        Version(prompt_set=prompt_set, label=label, changelog=changelog or "", snapshot=snapshot,
+                sequence=sequence, created_by=actor),
+        f"version {label} already exists",
+    )
+    record(actor, organisation, f"version.{verb}", version,
+           {"prompt_set": prompt_set.slug, "label": label, "sequence": sequence, **(extra or {})})
+    return version
+
+
+@transaction.atomic
+def create_version(actor, prompt_set: PromptSet, label: str, changelog: str = "") -> Version:
+    """Snapshot the working copy. Allowed in any status: it does not change the set's content."""
+    prompt_set = _locked_set(prompt_set)
+    policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt set")
+    return _new_version(actor, prompt_set, label, changelog, build_snapshot(prompt_set), "create")
+
+
+@transaction.atomic
+def rollback(actor, prompt_set: PromptSet, to: str, label: str, changelog: str | None = None) -> Version:
+    """A new, higher version whose content equals version ``to``; the working copy is left as it is."""
+    prompt_set = _locked_set(prompt_set)
+    policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt set")
+    source = prompt_set.versions.filter(label=to).first()
+    if source is None:
+        raise NotFound(f"prompt set '{prompt_set.slug}' has no version {to!r}", [{"field": "to", "message": "no such version"}])
+    return _new_version(actor, prompt_set, label, changelog or f"Roll back to {to}", source.snapshot,
+                        "rollback", {"to": to})
+
+
+@transaction.atomic
+def delete_version(actor, version: Version) -> None:
+    prompt_set = _locked_set(version.prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.DELETE_VERSIONED, organisation, "version")
+    if version.first_published_at is not None:
+        raise Conflict(f"version {version.label} has been published and cannot be deleted")
+    record(actor, organisation, "version.delete", version, {"prompt_set": prompt_set.slug, "label": version.label})
+    version.delete()

@@ -1,0 +1,54 @@
+from types import SimpleNamespace
+
+import pytest
+
+from anvil_forge.accounts.services import create_user
+from anvil_forge.orgs.models import Membership, Role
+from anvil_forge.orgs.services import create_organisation
+from anvil_forge.prompts import services as prompts
+
+GOOD_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings):
+    # Argon2 is the real hasher (see test_accounts); tests elsewhere don't need its cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email, **kw):
+        return create_user(email, GOOD_PASSWORD, **kw)
+    return make
+
+
+@pytest.fixture
+def world(make_user):
+    """An organisation with one user per role, an outsider, a project, a LIVE set with one prompt and a version."""
+    owner = make_user("owner@example.com", display_name="Olive Owner")
+    admin = make_user("admin@example.com")
+    member = make_user("member@example.com")
+    other = make_user("other-member@example.com")
+    outsider = make_user("outsider@example.com")
+    site_admin = make_user("root@example.com", site_admin=True)
+    org = create_organisation(owner, "Acme", "acme")
+    for user, role in ((admin, Role.ADMIN), (member, Role.MEMBER), (other, Role.MEMBER)):
+        Membership.objects.create(user=user, organisation=org, role=role)
+    project = prompts.create_project(owner, org, "Support", "support")
+    pset = prompts.create_prompt_set(owner, project, "Emails", "emails", metadata={"model": "m1"})
+    prompt = prompts.create_prompt(
+        owner, pset, "Welcome", "welcome", "Hello {{ name }}!",
+        [{"name": "name", "type": "string"}],
+    )
+    version = prompts.create_version(owner, pset, "1.0.0", "first")
+    return SimpleNamespace(
+        owner=owner, admin=admin, member=member, other=other, outsider=outsider, site_admin=site_admin,
+        org=org, project=project, pset=pset, prompt=prompt, version=version,
+        users={"owner": owner, "admin": admin, "member": member, "outsider": outsider, "site_admin": site_admin},
+    )
+
+
+def refresh(obj):
+    obj.refresh_from_db()
+    return obj

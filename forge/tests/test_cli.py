@@ -1,0 +1,78 @@
+import io
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from anvil_forge.accounts.models import User
+from anvil_forge.orgs.models import Organisation
+from anvil_forge.prompts.models import PromptSet, Version
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_demo_loads_once_and_prints_logins(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    first = run("demo")
+    assert "Admin login:  admin@anvil.local  /  " in first
+    emails = PromptSet.objects.get(slug="emails")
+    assert emails.status == "locked" and emails.prompts.count() == 3
+    assert list(emails.versions.order_by("sequence").values_list("label", flat=True)) == [
+        "1.0.0", "1.1.0", "1.2.0-beta.1", "1.2.0"]
+    assert PromptSet.objects.get(slug="chat").versions.count() == 2
+    password = first.split("admin@anvil.local  /  ")[1].split()[0]
+    assert User.objects.get(email="admin@anvil.local").check_password(password)
+    counts = (Organisation.objects.count(), Version.objects.count())
+    second = run("demo")
+    assert "already present" in second and password in second
+    assert (Organisation.objects.count(), Version.objects.count()) == counts
+
+
+def test_render_a_demo_address_at_stable(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    run("demo")
+    text = run("render", "acme/support/emails@stable/welcome", "-v", "name=Ada", "-v", "trial=true",
+               "-v", "trial_days=30")
+    assert text.startswith("Write a warm, short welcome e-mail to Ada, who just joined as member.")
+    assert "trial lasts 30 days" in text
+    member_view = run("render", "support/chat@0.1.0/system", "--as", "member@anvil.local", "-v", "product=Anvil")
+    assert "support assistant for Anvil" in member_view and "refunds" not in member_view
+
+
+@pytest.mark.parametrize("args, message", [
+    (["acme/support/emails@stable/welcome"], "missing required parameter 'name'"),
+    (["acme/support/emails@^9/welcome", "-v", "name=x"], "no version of 'emails' matches"),
+    (["acme/support/emails/welcome", "-v", "novalue"], "expected name=value"),
+    (["acme/support/emails/welcome", "-v", "name:={bad"], "not JSON"),
+    (["support/chat/system", "--as", "nobody@example.com"], "no user"),
+])
+def test_render_errors_are_clear(db, settings, tmp_path, args, message):
+    settings.DATA_DIR = tmp_path
+    run("demo")
+    with pytest.raises(CommandError, match=message):
+        run("render", *args)
+
+
+def test_createuser_and_createadmin(db):
+    out = run("createuser", "ada@example.com", "--no-input")
+    assert "Created user ada@example.com" in out and "Password: " in out
+    run("createadmin", "root@example.com", "--password", "a long enough password", "--no-input")
+    ada, root = User.objects.get(email="ada@example.com"), User.objects.get(email="root@example.com")
+    assert not ada.is_staff and root.is_staff and root.is_superuser
+    assert root.check_password("a long enough password")
+    with pytest.raises(CommandError, match="already exists"):
+        run("createuser", "ADA@example.com", "--no-input")
+    with pytest.raises(CommandError, match="at least 12"):
+        run("createuser", "short@example.com", "--password", "short", "--no-input")
+
+
+def test_the_anvil_command_lists_its_commands():
+    result = subprocess.run([sys.executable, "-m", "anvil_forge.cli", "help"], capture_output=True, text=True,
+                            check=True)
+    for command in ("serve", "worker", "migrate", "createuser", "createadmin", "demo", "render"):
+        assert command in result.stdout
