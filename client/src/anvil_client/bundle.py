@@ -1,0 +1,243 @@
+"""The bundle: the signed document a FORGE sends to LIVE clients (docs/bundle-format.md).
+
+One function builds a bundle's body (:func:`make_body`), one seals it
+(:func:`seal`: checksum + Ed25519 signature) and one checks it
+(:func:`verify`). The FORGE imports this module, so what it signs is exactly
+what clients verify.
+
+Canonical serialisation: JSON with sorted keys, no insignificant white space,
+UTF-8, non-ASCII characters kept as they are. The checksum is the SHA-256 of
+the canonical serialisation of the bundle without its ``checksum`` and
+``signature`` members; the signature is Ed25519 over those same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .templates import parse_parameters
+
+FORMAT = "anvil-bundle"
+FORMAT_VERSION = 1
+_SEAL_FIELDS = ("checksum", "signature")
+
+
+class BundleError(Exception):
+    """A bundle was refused. ``reason`` is a short machine-readable word."""
+
+    reason = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedBundle(BundleError):
+    reason = "malformed"
+
+
+class UnknownFormat(BundleError):
+    reason = "unknown_format"
+
+
+class ChecksumMismatch(BundleError):
+    reason = "checksum"
+
+
+class BadSignature(BundleError):
+    reason = "signature"
+
+
+class WrongProject(BundleError):
+    reason = "project"
+
+
+class StaleBundle(BundleError):
+    reason = "stale"
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical JSON bytes of a value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def _signed_part(bundle: Mapping[str, Any]) -> bytes:
+    return canonical({k: v for k, v in bundle.items() if k not in _SEAL_FIELDS})
+
+
+def checksum(bundle: Mapping[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(_signed_part(bundle)).hexdigest()
+
+
+# --- keys -------------------------------------------------------------------------
+
+def generate_private_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def private_key_from_pem(data: bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the FORGE key is not an Ed25519 key")
+    return key
+
+
+def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The public key as ``ed25519:<base64 of the 32 raw bytes>`` (what clients pin)."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + base64.b64encode(raw).decode("ascii")
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    prefix, _, data = (text or "").strip().partition(":")
+    try:
+        if prefix != "ed25519":
+            raise ValueError
+        raw = base64.b64decode(data, validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise ValueError(f"not an Anvil public key: {text[:60]!r} (expected 'ed25519:<base64>')") from None
+
+
+def key_id(public_key: str) -> str:
+    """A short fingerprint of a public key, for display."""
+    return hashlib.sha256(public_key.encode()).hexdigest()[:16]
+
+
+# --- building -------------------------------------------------------------------
+
+def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
+              prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Mapping[str, Any]],
+              forge_key: str) -> dict[str, Any]:
+    """The unsigned bundle. ``prompt_sets``: ``{slug, version, version_id}``; ``prompts``: by flat id."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "forge_key": forge_key,
+        "project": {"id": str(project["id"]), "slug": project["slug"], "name": project["name"]},
+        "sequence": int(sequence),
+        "created_at": created_at,
+        "prompt_sets": sorted((dict(s) for s in prompt_sets), key=lambda s: s["slug"]),
+        "prompts": {pid: {"template": p["template"],
+                          "parameters": [q.to_dict() for q in parse_parameters(p.get("parameters", []))],
+                          "metadata": dict(p.get("metadata", {}))} for pid, p in prompts.items()},
+    }
+
+
+def seal(body: Mapping[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """Add the checksum and the signature."""
+    payload = _signed_part(body)
+    sealed = {k: v for k, v in body.items() if k not in _SEAL_FIELDS}
+    sealed["checksum"] = "sha256:" + hashlib.sha256(payload).hexdigest()
+    sealed["signature"] = "ed25519:" + base64.b64encode(private_key.sign(payload)).decode("ascii")
+    return sealed
+
+
+# --- checking -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle."""
+
+    data: dict[str, Any]
+
+    @property
+    def project_id(self) -> str:
+        return self.data["project"]["id"]
+
+    @property
+    def sequence(self) -> int:
+        return self.data["sequence"]
+
+    @property
+    def checksum(self) -> str:
+        return self.data["checksum"]
+
+    @property
+    def prompts(self) -> dict[str, dict[str, Any]]:
+        return self.data["prompts"]
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Prompt-set slug → version label."""
+        return {s["slug"]: s["version"] for s in self.data["prompt_sets"]}
+
+
+def parse(raw: bytes | str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBundle(f"the bundle is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MalformedBundle("the bundle is not a JSON object")
+    return data
+
+
+def _shape(data: Mapping[str, Any]) -> None:
+    def need(cond: bool, what: str) -> None:
+        if not cond:
+            raise MalformedBundle(f"the bundle's {what} is missing or malformed")
+
+    need(isinstance(data.get("project"), dict) and isinstance(data["project"].get("id"), str), "project")
+    need(isinstance(data.get("sequence"), int) and not isinstance(data["sequence"], bool)
+         and data["sequence"] >= 0, "sequence")
+    need(isinstance(data.get("prompt_sets"), list) and all(
+        isinstance(s, dict) and isinstance(s.get("slug"), str) and isinstance(s.get("version"), str)
+        for s in data["prompt_sets"]), "prompt_sets")
+    need(isinstance(data.get("prompts"), dict) and all(
+        isinstance(k, str) and k.count(".") == 1 and isinstance(p, dict) and isinstance(p.get("template"), str)
+        and isinstance(p.get("parameters", []), list) for k, p in data["prompts"].items()), "prompts")
+    need(isinstance(data.get("checksum"), str), "checksum")
+    need(isinstance(data.get("signature"), str), "signature")
+
+
+def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, project_id: str | None = None,
+           after_sequence: int | None = None) -> Bundle:
+    """Check format, checksum and signature (against the pinned key), project and sequence.
+
+    Raises a :class:`BundleError` subclass naming the problem; returns a :class:`Bundle` otherwise.
+    """
+    if not isinstance(data, Mapping):
+        raise MalformedBundle("the bundle is not a JSON object")
+    if data.get("format") != FORMAT or not isinstance(data.get("format_version"), int):
+        raise UnknownFormat("this is not an Anvil bundle")
+    if data["format_version"] != FORMAT_VERSION:
+        raise UnknownFormat(f"bundle format version {data['format_version']} is not supported "
+                            f"(this client knows version {FORMAT_VERSION}); upgrade anvil-client")
+    _shape(data)
+    try:
+        payload = _signed_part(data)
+    except ValueError as exc:
+        raise MalformedBundle(f"the bundle cannot be serialised canonically ({exc})") from None
+    if data["checksum"] != "sha256:" + hashlib.sha256(payload).hexdigest():
+        raise ChecksumMismatch("the bundle's checksum does not match its content (altered or corrupt)")
+    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    prefix, _, sig = data["signature"].partition(":")
+    try:
+        if prefix != "ed25519":
+            raise ValueError
+        key.verify(base64.b64decode(sig, validate=True), payload)
+    except (ValueError, InvalidSignature):
+        raise BadSignature("the bundle's signature does not verify against the pinned FORGE key") from None
+    if project_id is not None and data["project"]["id"] != str(project_id):
+        raise WrongProject(f"the bundle is for project {data['project'].get('slug', data['project']['id'])}, "
+                           f"not this client's project")
+    if after_sequence is not None and data["sequence"] <= after_sequence:
+        raise StaleBundle(f"the bundle's sequence {data['sequence']} is not newer than the held {after_sequence}")
+    return Bundle(dict(data))

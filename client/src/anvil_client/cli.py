@@ -1,0 +1,163 @@
+"""``anvil-client``: connect an app to a FORGE, sync, switch mode, inspect and render prompts.
+
+Settings come from flags, then ``ANVIL_*`` environment variables, then the file
+``connect`` writes (``$ANVIL_CONFIG`` or ``.anvil/client.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import config
+from .client import Client
+from .errors import AnvilClientError
+
+
+def _client(args: argparse.Namespace, **extra: Any) -> Client:
+    return Client(forge_url=args.forge_url, project=args.project, access_token=args.token, cache_dir=args.cache_dir,
+                  public_key=args.public_key, background=False, **extra)
+
+
+def _ask(label: str, current: str | None, secret: bool = False) -> str:
+    import getpass
+
+    if current:
+        return current
+    if not sys.stdin.isatty():
+        raise AnvilClientError(f"{label} is needed: pass it as a flag (no terminal to ask on)")
+    value = (getpass.getpass if secret else input)(f"{label}: ").strip()
+    if not value:
+        raise AnvilClientError(f"{label} is needed")
+    return value
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    settings = config.resolve(forge_url=args.forge_url, project=args.project, access_token=args.token,
+                              mode=args.mode, cache_dir=args.cache_dir, public_key=args.public_key)
+    settings.forge_url = _ask("FORGE URL", settings.forge_url).rstrip("/")
+    settings.project = _ask("Project id", settings.project)
+    settings.access_token = _ask("Access token", settings.access_token, secret=True)
+    settings.mode = settings.mode or "accepting"
+    settings.cache_dir = settings.cache_dir or f"{config.DEFAULT_DIR}/cache"
+    client = Client(forge_url=settings.forge_url, project=settings.project, access_token=settings.access_token,
+                    mode=settings.mode, cache_dir=settings.cache_dir, public_key=settings.public_key,
+                    background=False)
+    if not settings.public_key:
+        settings.public_key = client.fetch_public_key()
+        print(f"Pinned the FORGE's public key {settings.public_key[:24]}…")
+        client._explicit_key = settings.public_key
+    result = client.sync()
+    path = config.write_file(settings)
+    print(f"Connected to {settings.forge_url}, project {settings.project} ({settings.mode}).")
+    print(f"{result.detail}; {len(client.prompt_ids())} prompts held. Configuration written to {path}.")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    client = _client(args)
+    before = client.sequence
+    print(f"Syncing with {client.forge_url} (holding sequence {before if before is not None else '–'}) …",
+          end="", flush=True)
+    result = client.sync()
+    print(" done.")
+    print(f"{result.detail}; {len(client.prompt_ids())} prompts, versions: "
+          + (", ".join(f"{s}@{v}" for s, v in sorted(client.status()["versions"].items())) or "none"))
+    return 0
+
+
+def cmd_mode(args: argparse.Namespace) -> int:
+    client = _client(args)
+    client.set_mode(args.new_mode)
+    print(f"Mode is now {client.mode.upper()}.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _client(args).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    width = max(len(k) for k in status)
+    for key, value in status.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}@{v}" for k, v in value.items()) or "–"
+        elif isinstance(value, list):
+            value = ", ".join(value) or "–"
+        print(f"{key:<{width}}  {value if value is not None else '–'}")
+    return 0
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    client = _client(args)
+    for prompt_id in client.prompt_ids():
+        params = ", ".join(p["name"] for p in client.parameters(prompt_id)) if prompt_id in client._table.entries \
+            else "(fallback)"
+        print(f"{prompt_id}  {params}")
+    return 0
+
+
+def parse_variables(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.rstrip(":"):
+            raise AnvilClientError(f"-v {pair}: expected name=value or name:=JSON")
+        if name.endswith(":"):
+            name = name[:-1]
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise AnvilClientError(f"-v {pair}: the value after ':=' is not JSON ({exc})") from None
+        values[name] = value
+    return values
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    text = _client(args).prompt(args.prompt_id, **parse_variables(args.variables))
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--forge-url", help="the FORGE's address (ANVIL_FORGE_URL)")
+    common.add_argument("--project", help="the project id (ANVIL_PROJECT)")
+    common.add_argument("--token", help="the project access token (ANVIL_ACCESS_TOKEN)")
+    common.add_argument("--cache-dir", help="where the verified bundle is kept (ANVIL_CACHE_DIR)")
+    common.add_argument("--public-key", help="the FORGE's public key to pin (ANVIL_FORGE_PUBLIC_KEY)")
+
+    parser = argparse.ArgumentParser(prog="anvil-client", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("connect", parents=[common], help="connect to a FORGE project, pin its key, first sync")
+    p.add_argument("--mode", choices=config.MODES)
+    p.set_defaults(func=cmd_connect)
+    sub.add_parser("sync", parents=[common], help="pull the current bundle now").set_defaults(func=cmd_sync)
+    p = sub.add_parser("mode", parents=[common], help="switch between ACCEPTING and FROZEN")
+    p.add_argument("new_mode", choices=config.MODES)
+    p.set_defaults(func=cmd_mode)
+    p = sub.add_parser("status", parents=[common], help="what is held and where it came from")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    sub.add_parser("prompts", parents=[common], help="list the prompt ids held").set_defaults(func=cmd_prompts)
+    p = sub.add_parser("render", parents=[common], help="render a prompt from the local cache")
+    p.add_argument("prompt_id")
+    p.add_argument("-v", "--var", dest="variables", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AnvilClientError as exc:
+        print(f"\nanvil-client: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""The LIVE client: serves published prompts from memory, backed by a verified disk cache.
+
+``prompt()`` never touches the network and never fails because the FORGE is
+down. Updates (pull, push, stream) go through one path, :meth:`Client.apply`,
+which verifies a bundle before anything changes and swaps the whole prompt
+table at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from . import __version__
+from . import bundle as bundles
+from . import templates as tpl
+from . import versions
+from .cache import DiskCache
+from .config import DEFAULT_DIR, MODES, Settings, resolve
+from .errors import (
+    ConfigurationError, PromptInputError, PromptRenderError, SyncError, UnknownPromptError,
+)
+
+log = logging.getLogger("anvil_client")
+
+ACCEPTING, FROZEN = MODES
+
+
+@dataclass
+class _Entry:
+    """One servable prompt; compiled on first use (so a cold start does not compile everything)."""
+
+    prompt_id: str
+    template: str
+    parameters: list[tpl.Parameter]
+    metadata: dict[str, Any]
+    version: str | None
+    _compiled: tpl.CompiledTemplate | None = field(default=None, repr=False)
+
+    @property
+    def compiled(self) -> tpl.CompiledTemplate:
+        compiled = self._compiled
+        if compiled is None:  # two threads may both compile once: harmless, same result
+            compiled = self._compiled = tpl.compile_template(self.template)
+        return compiled
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Everything ``prompt()`` reads, replaced as one object on every update."""
+
+    entries: dict[str, _Entry]
+    bundles: tuple[bundles.Bundle, ...] = ()  # newest first; older ones only supply pinned sets
+    versions: dict[str, str] = field(default_factory=dict)
+    source: str = "none"  # "forge" | "disk" | "none"
+
+    @property
+    def sequence(self) -> int | None:
+        return self.bundles[0].sequence if self.bundles else None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    applied: bool
+    sequence: int | None
+    detail: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class Client:
+    """A LIVE client for one project of one FORGE.
+
+    Every argument may also come from the environment (``ANVIL_FORGE_URL``,
+    ``ANVIL_PROJECT``, ``ANVIL_ACCESS_TOKEN``, ``ANVIL_MODE``,
+    ``ANVIL_CACHE_DIR``, ``ANVIL_FORGE_PUBLIC_KEY``) or the file
+    ``anvil-client connect`` writes.
+
+    :param fallbacks: default templates by prompt id, used only while nothing
+        verified is held for that id.
+    :param pins: prompt-set slug → version specifier (``{"emails": "^1.2"}``);
+        a bundle that would move a pinned set outside its specifier is not
+        applied for that set.
+    :param poll_interval: seconds between background pulls in ACCEPTING mode
+        (jittered ±10 %, backing off exponentially on failures); ``0`` turns
+        background pulling off.
+    """
+
+    def __init__(self, forge_url: str | None = None, project: str | None = None, access_token: str | None = None,
+                 mode: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                 fallbacks: Mapping[str, str] | None = None, pins: Mapping[str, str] | None = None, *,
+                 public_key: str | None = None, poll_interval: float = 30.0, timeout: float = 10.0,
+                 background: bool = True) -> None:
+        settings: Settings = resolve(forge_url=forge_url, project=project, access_token=access_token, mode=mode,
+                                     cache_dir=str(cache_dir) if cache_dir is not None else None,
+                                     public_key=public_key)
+        self.forge_url = settings.forge_url
+        self.project = settings.project
+        self._token = settings.access_token
+        self._cache = DiskCache(settings.cache_dir or os.path.join(DEFAULT_DIR, "cache"))
+        self._explicit_key = settings.public_key
+        self._pins = {slug: (spec, versions.parse_specifier(spec)) for slug, spec in (pins or {}).items()}
+        self._fallbacks = {pid: _Entry(pid, text, [], {}, None) for pid, text in (fallbacks or {}).items()}
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.instance_id = str(uuid.uuid4())
+        self._lock = threading.RLock()
+        self._table = _Table({})
+        self._etag: str | None = None
+        self._last_sync: str | None = None
+        self._last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._mode = ACCEPTING
+        self._load_from_disk()
+        if settings.mode is not None:
+            self._mode = settings.mode  # an explicit mode wins over the persisted one
+        if background and self._mode == ACCEPTING and self.forge_url and poll_interval > 0:
+            self.start()
+
+    # --- serving (no I/O) ---------------------------------------------------------
+
+    def prompt(self, prompt_id: str, /, **variables: Any) -> str:
+        """Render a prompt. Raises UnknownPromptError, PromptInputError or PromptRenderError."""
+        entry = self._table.entries.get(prompt_id) or self._fallbacks.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self._table.entries))
+        try:
+            return tpl.render(entry.compiled, variables, entry.parameters)
+        except tpl.ParameterError as exc:
+            raise PromptInputError(prompt_id, exc.parameter, str(exc)) from None
+        except tpl.UndefinedVariableError as exc:
+            raise PromptInputError(prompt_id, exc.name, str(exc)) from None
+        except tpl.TemplateError as exc:
+            raise PromptRenderError(prompt_id, str(exc)) from None
+
+    def template(self, prompt_id: str) -> str:
+        """The raw template source of a prompt."""
+        entry = self._table.entries.get(prompt_id) or self._fallbacks.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self._table.entries))
+        return entry.template
+
+    def prompt_ids(self) -> list[str]:
+        return sorted(set(self._table.entries) | set(self._fallbacks))
+
+    def parameters(self, prompt_id: str) -> list[dict[str, Any]]:
+        entry = self._table.entries.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self._table.entries))
+        return [p.to_dict() for p in entry.parameters]
+
+    def status(self) -> dict[str, Any]:
+        table = self._table
+        on_fallbacks = sorted(set(self._fallbacks) - set(table.entries))
+        return {
+            "mode": self._mode,
+            "forge": self.forge_url,
+            "project": self.project,
+            "sequence": table.sequence,
+            "versions": dict(table.versions),
+            "last_sync": self._last_sync,
+            "last_error": self._last_error,
+            "source": table.source if table.entries else ("fallbacks" if self._fallbacks else "none"),
+            "prompt_count": len(table.entries),
+            "on_fallbacks": on_fallbacks,
+            "pins": {slug: spec for slug, (spec, _) in self._pins.items()},
+            "instance_id": self.instance_id,
+            "client_version": __version__,
+        }
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def sequence(self) -> int | None:
+        return self._table.sequence
+
+    # --- mode -----------------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        """ACCEPTING takes pushes, stream events and periodic pulls; FROZEN changes only on sync()."""
+        mode = mode.lower()
+        if mode not in MODES:
+            raise ConfigurationError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        with self._lock:
+            self._mode = mode
+            self._persist(self._table)
+        if mode == FROZEN:
+            self.stop()
+        elif self.forge_url and self.poll_interval > 0:
+            self.start()
+
+    # --- applying bundles -------------------------------------------------------------
+
+    def public_key(self) -> str | None:
+        return self._explicit_key or self._cache.read_key()
+
+    def apply(self, data: Mapping[str, Any], *, source: str = "forge", force: bool = False) -> SyncResult:
+        """Verify a bundle and, if it is newer, make it what ``prompt()`` serves.
+
+        ``force`` is for an explicit sync: it applies in FROZEN mode too. Pushes
+        and stream-triggered pulls call this without it. Raises SyncError when
+        the bundle is refused; the client keeps what it had.
+        """
+        if self._mode == FROZEN and not force:
+            raise SyncError("frozen", "the client is FROZEN: only an explicit sync changes its prompts")
+        key = self.public_key()
+        if key is None:
+            raise SyncError("signature", "no FORGE public key is pinned: set public_key / ANVIL_FORGE_PUBLIC_KEY "
+                                         "or run `anvil-client connect`")
+        with self._lock:
+            current = self._table
+            try:
+                verified = bundles.verify(data, key, project_id=self.project, after_sequence=current.sequence)
+            except bundles.BundleError as exc:
+                self._last_error = exc.message
+                log.warning("anvil: refused a bundle: %s", exc.message)
+                raise SyncError(exc.reason, exc.message) from None
+            table = self._build_table((verified, *current.bundles), source)
+            self._persist(table)
+            self._table = table
+            self._last_sync, self._last_error = _now(), None
+            log.info("anvil: applied bundle sequence %s (%d prompts)", verified.sequence, len(table.entries))
+            return SyncResult(True, verified.sequence, f"applied sequence {verified.sequence}")
+
+    def _build_table(self, candidates: tuple[bundles.Bundle, ...], source: str) -> _Table:
+        """Newest bundle first; a pinned set comes from the newest bundle whose version satisfies the pin."""
+        newest = candidates[0]
+        chosen: dict[str, bundles.Bundle] = {}
+        for slug in {s for b in candidates for s in b.versions}:
+            pin = self._pins.get(slug)
+            for candidate in candidates:
+                label = candidate.versions.get(slug)
+                if label is None:
+                    if candidate is newest:
+                        break  # no longer published: drop it
+                    continue
+                if pin is None or pin[1].matches(label):
+                    chosen[slug] = candidate
+                    break
+                if candidate is newest:
+                    log.warning("anvil: %s@%s is outside the pin %r; keeping the held version", slug, label, pin[0])
+        entries: dict[str, _Entry] = {}
+        for slug, source_bundle in chosen.items():
+            label = source_bundle.versions[slug]
+            for pid, data in source_bundle.prompts.items():
+                if pid.split(".", 1)[0] == slug:
+                    entries[pid] = _Entry(pid, data["template"], tpl.parse_parameters(data.get("parameters", [])),
+                                          data.get("metadata", {}), label)
+        kept = tuple(b for b in candidates if b is newest or b in chosen.values())
+        return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
+
+    def _persist(self, table: _Table) -> None:
+        self._cache.write_state(self._mode, [b.data for b in table.bundles])
+
+    def _load_from_disk(self) -> None:
+        try:
+            state = self._cache.read_state()
+        except (ValueError, OSError) as exc:
+            self._last_error = f"disk cache refused: {exc}"
+            log.error("anvil: %s", self._last_error)
+            return
+        if state is None:
+            return
+        if state.get("mode") in MODES:
+            self._mode = state["mode"]
+        key = self.public_key()
+        if key is None:
+            self._last_error = "disk cache not used: no FORGE public key is pinned"
+            return
+        loaded: list[bundles.Bundle] = []
+        try:
+            for data in state.get("bundles", []):
+                loaded.append(bundles.verify(data, key, project_id=self.project))
+        except bundles.BundleError as exc:
+            self._last_error = f"disk cache refused: {exc.message}"
+            log.error("anvil: %s", self._last_error)
+            return
+        if loaded:
+            loaded.sort(key=lambda b: b.sequence, reverse=True)
+            self._table = self._build_table(tuple(loaded), "disk")
+
+    # --- pulling ------------------------------------------------------------------------
+
+    def _http(self):
+        import httpx
+
+        if not (self.forge_url and self.project and self._token):
+            raise ConfigurationError("forge_url, project and access_token are needed to sync")
+        if not self.forge_url.startswith("https://") and not _is_loopback(self.forge_url):
+            raise ConfigurationError("the FORGE URL must use https:// (plain http:// is allowed on loopback only)")
+        return httpx.Client(base_url=self.forge_url, timeout=self.timeout,
+                            headers={"Authorization": f"Bearer {self._token}",
+                                     "User-Agent": f"anvil-client/{__version__}"})
+
+    def fetch_public_key(self) -> str:
+        """Ask the FORGE for its public key (used by ``connect`` to pin it on first use)."""
+        import httpx
+
+        with self._http() as http:
+            try:
+                response = http.get("/api/v1/forge/public_key")
+                response.raise_for_status()
+                return response.json()["public_key"]
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                raise SyncError("network", f"could not fetch the FORGE's public key: {exc}") from None
+
+    def sync(self, *, force: bool = True) -> SyncResult:
+        """Pull the project's current bundle now and apply it if newer. Works in FROZEN mode."""
+        import httpx
+
+        if self.public_key() is None:
+            key = self.fetch_public_key()  # trust on first use, then pinned in the cache directory
+            self._cache.write_key(key)
+        headers = {"If-None-Match": self._etag} if self._etag else {}
+        with self._http() as http:
+            try:
+                response = http.get(f"/api/v1/projects/{self.project}/current_bundle", headers=headers)
+            except httpx.HTTPError as exc:
+                self._last_error = f"FORGE unreachable: {exc}"
+                raise SyncError("network", self._last_error) from None
+        if response.status_code == 304:
+            self._last_sync, self._last_error = _now(), None
+            return SyncResult(False, self.sequence, "up to date")
+        if response.status_code in (401, 403):
+            self._last_error = f"the FORGE refused the access token ({response.status_code})"
+            raise SyncError("auth", self._last_error)
+        if response.status_code != 200:
+            self._last_error = f"the FORGE answered {response.status_code}"
+            raise SyncError("http", self._last_error)
+        try:
+            data = bundles.parse(response.content)
+        except bundles.BundleError as exc:
+            self._last_error = exc.message
+            raise SyncError(exc.reason, exc.message) from None
+        if self.sequence is not None and data.get("sequence") == self.sequence:
+            self._etag = response.headers.get("ETag")
+            self._last_sync = _now()
+            return SyncResult(False, self.sequence, "up to date")
+        result = self.apply(data, source="forge", force=force)
+        self._etag = response.headers.get("ETag")
+        return result
+
+    # --- background -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start background pulling (ACCEPTING mode only). Idempotent."""
+        if self._mode != ACCEPTING or (self._thread and self._thread.is_alive()):
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="anvil-client-poll", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    close = stop
+
+    def _run(self) -> None:
+        delay = 0.0  # pull at once on start, then every interval
+        failures = 0
+        while not self._stop.wait(delay):
+            if self._mode != ACCEPTING:
+                return
+            try:
+                self.sync(force=False)
+                failures = 0
+            except SyncError as exc:
+                failures += 1
+                log.warning("anvil: background sync failed (%s): %s", exc.reason, exc.message)
+            except Exception:  # never let the thread die
+                failures += 1
+                log.exception("anvil: background sync crashed")
+            base = self.poll_interval * (2 ** min(failures, 5)) if failures else self.poll_interval
+            delay = min(base, 600.0) * random.uniform(0.9, 1.1)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- registration (used by the LIVE-instance heartbeat) ------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "host": socket.gethostname(), "mode": self._mode,
+                "sequence": self.sequence, "versions": dict(self._table.versions),
+                "client_version": __version__}
+

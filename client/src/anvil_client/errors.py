@@ -1,0 +1,51 @@
+"""The client's typed errors. Every error the client raises is an :class:`AnvilClientError`."""
+
+from __future__ import annotations
+
+
+class AnvilClientError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(AnvilClientError):
+    """The client is missing a setting it needs (FORGE URL, project, token, key) or one is malformed."""
+
+
+class UnknownPromptError(AnvilClientError, LookupError):
+    """No prompt with this id is held (and no fallback was given for it)."""
+
+    def __init__(self, prompt_id: str, known: int = 0) -> None:
+        hint = f" ({known} prompts are held)" if known else " (no prompts are held yet: sync, or give fallbacks)"
+        super().__init__(f"unknown prompt {prompt_id!r}{hint}")
+        self.prompt_id = prompt_id
+
+
+class PromptInputError(AnvilClientError, ValueError):
+    """The variables given to a prompt are wrong; ``parameter`` names the one at fault."""
+
+    def __init__(self, prompt_id: str, parameter: str | None, message: str) -> None:
+        super().__init__(f"prompt {prompt_id!r}: {message}")
+        self.prompt_id = prompt_id
+        self.parameter = parameter
+
+
+class PromptRenderError(AnvilClientError):
+    """The template failed while rendering (a limit was exceeded, a filter refused its input, …)."""
+
+    def __init__(self, prompt_id: str, message: str) -> None:
+        super().__init__(f"prompt {prompt_id!r}: {message}")
+        self.prompt_id = prompt_id
+
+
+class SyncError(AnvilClientError):
+    """A sync did not apply a new bundle: the FORGE could not be reached, or the bundle was refused.
+
+    ``reason`` is a short word: "network", "http", "auth", "malformed", "unknown_format",
+    "checksum", "signature", "project", "stale", "pinned".
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
