@@ -6,6 +6,8 @@ SECRET_KEY       generated once into ANVIL_DATA_DIR/secret_key when unset
 ANVIL_BASE_URL   absolute URL of this FORGE, used in links sent by e-mail
 ALLOWED_HOSTS    comma-separated; defaults to loopback names
 DEBUG            off unless "1"/"true"/"yes"
+REDIS_URL        redis://host:6379/0 to share the cache (API rate limits) between processes
+ANVIL_API_RATE_LIMIT  API requests per key / user / address, e.g. "600/minute" (the default)
 """
 
 import os
@@ -59,20 +61,27 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "ninja",  # the API's docs page and its assets (served locally, not from a CDN)
     "anvil_forge.accounts",
     "anvil_forge.orgs",
     "anvil_forge.audit",
     "anvil_forge.prompts",
+    "anvil_forge.distribution",
+    "anvil_forge.peering",
+    "anvil_forge.web",
     "anvil_forge",  # management commands
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "anvil_forge.api.middleware.ApiMiddleware",  # /api/v1/: rate limits, ETags, error envelope
     "django.contrib.messages.middleware.MessageMiddleware",
+    "anvil_forge.web.middleware.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -89,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "anvil_forge.web.context.shell",
             ],
         },
     },
@@ -99,6 +109,7 @@ def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'anvil.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = "anvil_forge.db.sqlite3"  # Django's, with a trigger-aware flush
         # WAL + a busy timeout let the web server and the task worker share the file;
         # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
         config["OPTIONS"] = {
@@ -106,6 +117,8 @@ def _database() -> dict:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
+        # A file, not memory, so tests can run FORGE server processes against the test database.
+        config["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
     return config
 
 
@@ -122,6 +135,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Cache: local memory per process, or Redis shared by every process when REDIS_URL is set
+# (the API's rate-limit counters live here, see docs/api.md).
+if os.environ.get("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "anvil"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "anvil"}}
+
+# REST API: requests per API key / signed-in user / client address, "N/second|minute|hour|day".
+ANVIL_API_RATE_LIMIT = os.environ.get("ANVIL_API_RATE_LIMIT", "600/minute")
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
@@ -160,3 +184,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Web UI (anvil_forge.web) -------------------------------------------------------
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+LOGOUT_REDIRECT_URL = "web:login"
+# Signed out after this long without a request; the cookie lasts an hour longer so the
+# next visit can say why (web.middleware.IdleSessionMiddleware enforces the limit).
+ANVIL_SESSION_IDLE_MINUTES = int(os.environ.get("ANVIL_SESSION_IDLE_MINUTES", "120"))
+SESSION_COOKIE_AGE = (ANVIL_SESSION_IDLE_MINUTES + 60) * 60
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ANVIL_BASE_URL.startswith("https://")
+ANVIL_MAGIC_LINK_MINUTES = int(os.environ.get("ANVIL_MAGIC_LINK_MINUTES", "15"))
+ANVIL_LOGIN_ATTEMPTS_PER_EMAIL = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL", "5"))
+ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS", "20"))
+ANVIL_LOGIN_THROTTLE_MINUTES = int(os.environ.get("ANVIL_LOGIN_THROTTLE_MINUTES", "15"))
+PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links: one hour
+
+# Static files are served by WhiteNoise, with DEBUG off too, straight from the apps'
+# static/ folders (no collectstatic needed; `anvil collectstatic` into STATIC_ROOT works as well).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# --- Peering (anvil_forge.peering, docs/peering.md) -----------------------------------
+# Other FORGEs this one may browse: a TOML/JSON file path or inline JSON of [{name, url, token}],
+# where a token may be "env:VARNAME". Tokens are never shown or logged.
+ANVIL_KNOWN_FORGES = os.environ.get("ANVIL_KNOWN_FORGES", "")
+ANVIL_FORGE_NAME = os.environ.get("ANVIL_FORGE_NAME", "")  # shown to peers; defaults to ANVIL_BASE_URL's host
+ANVIL_PEER_CONNECT_TIMEOUT = float(os.environ.get("ANVIL_PEER_CONNECT_TIMEOUT", "3"))
+ANVIL_PEER_READ_TIMEOUT = float(os.environ.get("ANVIL_PEER_READ_TIMEOUT", "10"))
+
+# Distribution (docs/distribution.md)
+ANVIL_LIVE_STALE_SECONDS = int(os.environ.get("ANVIL_LIVE_STALE_SECONDS", "180"))
+ANVIL_DELIVERY_CLAIM_SECONDS = float(os.environ.get("ANVIL_DELIVERY_CLAIM_SECONDS", "60"))
+ANVIL_DELIVERY_BACKOFF_SECONDS = float(os.environ.get("ANVIL_DELIVERY_BACKOFF_SECONDS", "2"))

@@ -122,3 +122,182 @@ def diff(user, prompt_set: PromptSet, from_label: str, to_label: str | None = No
     result = diff_snapshots(old, new)
     result["from"], result["to"] = from_label, to_label
     return result
+
+
+# --- the web UI: lookups by slug, overviews, search ---------------------------------
+
+def get_project_by_slug(user, organisation, slug: str) -> Project:
+    project = projects_for(user, organisation).filter(slug=slug).first()
+    if project is None:
+        raise NotFound("project not found")
+    return project
+
+
+def get_prompt_set_by_slug(user, project, slug: str) -> PromptSet:
+    prompt_set = prompt_sets_for(user, project).filter(slug=slug).first()
+    if prompt_set is None:
+        raise NotFound("prompt set not found")
+    return prompt_set
+
+
+def get_prompt_by_slug(user, prompt_set, slug: str) -> Prompt:
+    prompt = prompts_for(user, prompt_set).filter(slug=slug).first()
+    if prompt is None:
+        raise NotFound("prompt not found")
+    return prompt
+
+
+def _count(qs, field: str):
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    counted = qs.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def projects_overview(user, organisation):
+    """Projects of an organisation with how many prompt sets, prompts and versions each holds."""
+    return projects_for(user, organisation).annotate(
+        prompt_set_count=_count(PromptSet.objects.all(), "project"),
+        prompt_count=_count(Prompt.objects.all(), "prompt_set__project"),
+        version_count=_count(Version.objects.all(), "prompt_set__project"),
+    ).order_by("name")
+
+
+def prompt_sets_overview(user, project):
+    """Prompt sets of a project with their prompt and version counts and latest version label."""
+    from django.db.models import OuterRef, Subquery
+
+    latest = Version.objects.filter(prompt_set=OuterRef("pk")).order_by("-sequence").values("label")[:1]
+    return prompt_sets_for(user, project).annotate(
+        prompt_count=_count(Prompt.objects.all(), "prompt_set"),
+        version_count=_count(Version.objects.all(), "prompt_set"),
+        latest_label=Subquery(latest),
+    ).order_by("name")
+
+
+def project_contents(user, project) -> dict:
+    """What deleting a project would take with it (the confirmation page names it)."""
+    sets = list(prompt_sets_overview(user, project))
+    return {
+        "prompt_sets": sets,
+        "prompt_set_count": len(sets),
+        "prompt_count": sum(s.prompt_count for s in sets),
+        "version_count": sum(s.version_count for s in sets),
+    }
+
+
+def counts(user, organisation) -> dict:
+    """The dashboard's numbers for one organisation."""
+    from anvil_forge.distribution.models import LiveInstance
+    from .models import Status
+
+    sets = prompt_sets_for(user).filter(project__organisation=organisation)
+    return {
+        "projects": projects_for(user, organisation).count(),
+        "prompt_sets": sets.count(),
+        "prompts": prompts_for(user).filter(prompt_set__project__organisation=organisation).count(),
+        "versions": versions_for(user).filter(prompt_set__project__organisation=organisation).count(),
+        "in_review": sets.filter(status=Status.REVIEW).count(),
+        "locked": sets.filter(status=Status.LOCKED).count(),
+        "live_instances": LiveInstance.objects.filter(project__in=projects_for(user, organisation)).count(),
+    }
+
+
+def allowed_transitions(user, prompt_set) -> list[dict]:
+    """The status changes this user may make on the set now: [{"to": status, "verb": "approve"}, …]."""
+    from anvil_forge.orgs import policy
+
+    from .services import TRANSITIONS
+
+    role = policy.role_of(user, prompt_set.project.organisation)
+    return [
+        {"to": target.value, "verb": verb}
+        for (source, target), (action, verb) in TRANSITIONS.items()
+        if source == prompt_set.status and policy.allows(role, action)
+    ]
+
+
+def suggested_labels(prompt_set) -> list[tuple[str, str]]:
+    """Labels that would be accepted for the next version: [("patch", "1.2.1"), ("minor", …), ("major", …)]."""
+    latest = prompt_set.versions.order_by("-sequence").values_list("label", flat=True).first()
+    if latest is None:
+        return [("first", "0.1.0"), ("first stable", "1.0.0")]
+    current = semver_rules.parse_label(latest)
+    suggestions = []
+    if current.prerelease:
+        suggestions.append(("release", str(current.finalize_version())))
+        suggestions.append(("next pre-release", str(current.replace(build=None).bump_prerelease())))
+    else:
+        suggestions.append(("patch", str(current.bump_patch())))
+    suggestions.append(("minor", str(current.bump_minor())))
+    suggestions.append(("major", str(current.bump_major())))
+    seen, unique = set(), []
+    for kind, label in suggestions:
+        if label not in seen:
+            seen.add(label)
+            unique.append((kind, label))
+    return unique
+
+
+def check_draft(template: str, parameters: list) -> dict:
+    """Syntax and parameter checks of an unsaved template and parameter list (the editor's live checks).
+
+    ``syntax`` is None or {"message", "line", "column"}; ``parameter_errors`` maps a
+    parameter name ("" when unknown) to what is wrong with its declaration; the
+    parameter check compares the declared names with the variables the template reads.
+    """
+    result = {"syntax": None, "variables": [], "missing": [], "unused": [], "matched": [], "parameter_errors": {}}
+    names = []
+    for item in parameters or []:
+        try:
+            names.append(tpl.Parameter.from_dict(item).name)
+        except tpl.ParameterDefinitionError as exc:
+            result["parameter_errors"].setdefault(exc.parameter or "", str(exc))
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+                names.append(item["name"])
+    seen = set()
+    for name in names:
+        if name in seen:
+            result["parameter_errors"].setdefault(name, f"parameter '{name}' is declared more than once")
+        seen.add(name)
+    try:
+        compiled = tpl.compile_template(template or "")
+    except tpl.TemplateSyntaxError as exc:
+        result["syntax"] = {"message": str(exc), "line": exc.line, "column": exc.column}
+        return result
+    except tpl.TemplateError as exc:
+        result["syntax"] = {"message": str(exc), "line": None, "column": None}
+        return result
+    check = tpl.check_parameters(compiled, names)
+    result.update(variables=tpl.variables(compiled), missing=check.missing, unused=check.unused,
+                  matched=check.matched)
+    return result
+
+
+def search(user, text: str, limit: int = 20) -> list[dict]:
+    """Fuzzy search across the projects, prompt sets and prompts the user may see (the command palette).
+
+    Each hit is {"kind": "project"|"prompt_set"|"prompt", "name", "path", "organisation",
+    "project", "prompt_set", "prompt", "status"}; ``path`` is the slug address
+    (``org/project/set/prompt``). Best matches first.
+    """
+    from anvil_forge.core.fuzzy import rank
+
+    cap = 5000  # enough for any real organisation; keeps a palette query cheap
+    hits = []
+    for org, project, name in projects_for(user).values_list("organisation__slug", "slug", "name")[:cap]:
+        hits.append({"kind": "project", "name": name, "path": f"{org}/{project}", "organisation": org,
+                     "project": project, "prompt_set": None, "prompt": None, "status": None})
+    for org, project, slug, name, status in prompt_sets_for(user).values_list(
+            "project__organisation__slug", "project__slug", "slug", "name", "status")[:cap]:
+        hits.append({"kind": "prompt_set", "name": name, "path": f"{org}/{project}/{slug}", "organisation": org,
+                     "project": project, "prompt_set": slug, "prompt": None, "status": status})
+    for org, project, pset, slug, name in prompts_for(user).values_list(
+            "prompt_set__project__organisation__slug", "prompt_set__project__slug", "prompt_set__slug",
+            "slug", "name")[:cap]:
+        hits.append({"kind": "prompt", "name": name, "path": f"{org}/{project}/{pset}/{slug}", "organisation": org,
+                     "project": project, "prompt_set": pset, "prompt": slug, "status": None})
+    if not (text or "").strip():
+        return hits[:limit]
+    return rank(text, hits, key=lambda hit: f"{hit['name']} {hit['path']}", limit=limit)

@@ -1,0 +1,246 @@
+"""Forms of the web UI. They only parse and present; the services validate and decide."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from django import forms
+
+from anvil_client.templates import PARAMETER_TYPES
+
+from anvil_forge.orgs.models import Role
+
+SLUG_HELP = "a-z, 0-9, - and _; empty: made from the name."
+
+
+class Form(forms.Form):
+    """Labels without Django's trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SignupForm(Form):
+    email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    display_name = forms.CharField(label="Your name", required=False, max_length=150,
+                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    password = forms.CharField(
+        label="Password", required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters. Leave empty to sign in with e-mailed links only.",
+    )
+    password2 = forms.CharField(label="Password again", required=False, strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password", "") != data.get("password2", ""):
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class LoginForm(Form):
+    email = forms.EmailField(label="E-mail address",
+                             widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
+    password = forms.CharField(label="Password", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class EmailForm(Form):
+    email = forms.EmailField(label="E-mail address",
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+
+class ProfileForm(Form):
+    display_name = forms.CharField(label="Display name", required=False, max_length=150)
+
+
+class PasswordForm(Form):
+    current_password = forms.CharField(label="Current password", strip=False, required=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(label="New password", strip=False, help_text="At least 12 characters.",
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="New password again", strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user is None or not user.has_usable_password():
+            del self.fields["current_password"]
+
+    def clean(self):
+        data = super().clean()
+        if "current_password" in self.fields and not self.user.check_password(data.get("current_password") or ""):
+            self.add_error("current_password", "This is not your current password.")
+        if data.get("password") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class OrganisationForm(Form):
+    name = forms.CharField(label="Name", max_length=100)
+    slug = forms.CharField(label="Slug", required=False, max_length=64, help_text=SLUG_HELP,
+                           widget=forms.TextInput(attrs={"class": "mono", "spellcheck": "false"}))
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class InviteForm(Form):
+    email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class ProjectForm(OrganisationForm):
+    pass
+
+
+class PromptSetForm(OrganisationForm):
+    metadata = forms.JSONField(
+        label="Metadata (JSON object)", required=False, initial=dict,
+        help_text='For example the model and its settings: {"model": "gpt-4o", "temperature": 0.2}',
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false"}),
+    )
+
+
+class PromptForm(Form):
+    name = forms.CharField(label="Name", max_length=100)
+    slug = forms.CharField(label="Slug", required=False, max_length=64, help_text=SLUG_HELP,
+                           widget=forms.TextInput(attrs={"class": "mono", "spellcheck": "false"}))
+    description = forms.CharField(label="Description", required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    template = forms.CharField(
+        label="Template", required=False, strip=False,
+        help_text="Liquid: {{ variable }}, {% if %}, {% for %}, filters such as {{ text | truncate_tokens: 200 }}.",
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono editor", "spellcheck": "false",
+                                     "autocapitalize": "off", "autocomplete": "off"}),
+    )
+    metadata = forms.JSONField(
+        label="Metadata (JSON object)", required=False, initial=dict,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono", "spellcheck": "false"}),
+    )
+    parameters = forms.Field(required=False, widget=forms.HiddenInput)  # errors about parameters land here
+
+
+class VersionForm(Form):
+    label = forms.CharField(label="Version label", max_length=128,
+                            help_text="Semantic version, higher than every existing one, e.g. 1.4.0 or 2.0.0-rc.1.",
+                            widget=forms.TextInput(attrs={"class": "mono", "spellcheck": "false",
+                                                          "list": "label-suggestions"}))
+    changelog = forms.CharField(label="Changelog", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RollbackForm(Form):
+    to = forms.CharField(widget=forms.HiddenInput)
+    label = forms.CharField(label="New version label", max_length=128,
+                            widget=forms.TextInput(attrs={"class": "mono", "spellcheck": "false"}))
+    changelog = forms.CharField(label="Changelog", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ConfirmForm(Form):
+    """Deleting something big: type its slug to confirm."""
+
+    confirm = forms.CharField(label="Type the slug to confirm",
+                              widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off",
+                                                            "spellcheck": "false"}))
+
+    def __init__(self, *args, expected: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+        self.fields["confirm"].label = f"Type {expected} to confirm"
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.expected:
+            raise forms.ValidationError(f"Type exactly {self.expected} to confirm.")
+        return value
+
+
+# --- parameter rows of the prompt editor -------------------------------------------------
+#
+# Each row has a key (``param_row`` values, in order) and fields ``p-<key>-name``,
+# ``-type``, ``-description``, ``-required`` (checkbox), ``-default``; ``-empty``
+# marks a string default that is the empty string (an empty box otherwise means
+# "no default").
+
+def new_row_key() -> str:
+    return "n" + secrets.token_hex(4)
+
+
+def _default_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return str(value)
+
+
+def rows_from_parameters(parameters: list) -> list[dict]:
+    rows = []
+    for index, parameter in enumerate(parameters or []):
+        default = parameter.get("default")
+        rows.append({
+            "key": f"r{index}",
+            "name": parameter.get("name", ""),
+            "type": parameter.get("type") or "string",
+            "description": parameter.get("description") or "",
+            "required": parameter.get("required", True) is not False,
+            "default": _default_text(default),
+            "empty": default == "",
+        })
+    return rows
+
+
+def blank_row(name: str = "") -> dict:
+    return {"key": new_row_key(), "name": name, "type": "string", "description": "", "required": True,
+            "default": "", "empty": False}
+
+
+def rows_from_post(data) -> list[dict]:
+    rows = []
+    for key in data.getlist("param_row"):
+        if not key or not key.replace("-", "").isalnum():
+            continue
+        field = lambda name: data.get(f"p-{key}-{name}", "")  # noqa: E731
+        kind = field("type") if field("type") in PARAMETER_TYPES else "string"
+        rows.append({
+            "key": key,
+            "name": field("name").strip(),
+            "type": kind,
+            "description": field("description"),
+            "required": field("required") == "on",
+            "default": field("default"),
+            "empty": field("empty") == "1",
+        })
+    return rows
+
+
+def parameters_from_rows(rows: list[dict]) -> list[dict]:
+    """The declarations the services take. Rows without a name are left out (an empty new row)."""
+    parameters = []
+    for row in rows:
+        if not row["name"]:
+            continue
+        default = row["default"]
+        if default == "":
+            default = "" if (row["empty"] and row["type"] == "string" and not row["required"]) else None
+        parameters.append({"name": row["name"], "type": row["type"], "description": row["description"],
+                           "required": row["required"], "default": default})
+    return parameters
+
+
+def sample_values(data, names: list[str]) -> dict:
+    """Preview inputs ``sample-<name>``; an empty box is "not given" (defaults apply)."""
+    values = {}
+    for name in names:
+        raw = data.get(f"sample-{name}")
+        if raw is not None and raw != "":
+            values[name] = raw
+    return values

@@ -1,0 +1,74 @@
+"""The web UI's URLs. Things are addressed by slug, like addresses: /o/<org>/p/<project>/s/<set>/prompts/<prompt>/."""
+
+from django.urls import path
+
+from .views import accounts, distribution, orgs, pages, palette, projects, prompt_sets, prompts, versions
+
+app_name = "web"
+
+O = "o/<slug:org>/"
+P = O + "p/<slug:project>/"
+S = P + "s/<slug:pset>/"
+T = S + "prompts/<slug:prompt>/"
+
+urlpatterns = [
+    path("", pages.home, name="dashboard"),
+    path("help", pages.help_page, name="help"),
+    path("forges", pages.forges, name="forges"),
+    path("palette", palette.search, name="palette"),
+    # accounts
+    path("signup", accounts.signup, name="signup"),
+    path("login", accounts.login_view, name="login"),
+    path("login/magic", accounts.magic_request, name="magic_request"),
+    path("login/magic/<str:uidb64>/<str:token>", accounts.magic_consume, name="magic_consume"),
+    path("logout", accounts.logout_view, name="logout"),
+    path("account", accounts.account, name="account"),
+    path("password-reset", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent", accounts.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password-reset/done", accounts.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password-reset/<str:uidb64>/<str:token>", accounts.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("invitations/<str:token>", accounts.invitation, name="invitation"),
+    # organisations
+    path("orgs/", orgs.org_list, name="orgs"),
+    path("orgs/new", orgs.org_create, name="org_create"),
+    path("orgs/switch", orgs.switch, name="org_switch"),
+    path(O, projects.project_list, name="org"),
+    path(O + "new-project", projects.create, name="org_new_project"),
+    path(O + "settings", orgs.settings_view, name="org_settings"),
+    path(O + "delete", orgs.delete, name="org_delete"),
+    path(O + "members", orgs.members_view, name="org_members"),
+    path(O + "members/invite", orgs.invite, name="org_invite"),
+    path(O + "members/<uuid:user_id>/role", orgs.change_role, name="org_member_role"),
+    path(O + "members/<uuid:user_id>/remove", orgs.remove, name="org_member_remove"),
+    path(O + "audit", orgs.audit, name="org_audit"),
+    # projects
+    path("projects/", projects.current, name="projects"),
+    path(P, projects.detail, name="project"),
+    path(P + "edit", projects.edit, name="project_edit"),
+    path(P + "delete", projects.delete, name="project_delete"),
+    path(P + "new-set", prompt_sets.create, name="project_new_set"),
+    path(P + "tokens/new", distribution.create_token, name="project_token_create"),
+    path(P + "tokens/<uuid:token_id>/revoke", distribution.revoke_token, name="project_token_revoke"),
+    path(P + "deliveries/<uuid:delivery_id>/retry", distribution.retry_delivery, name="project_delivery_retry"),
+    # prompt sets
+    path(S, prompt_sets.detail, name="set"),
+    path(S + "edit", prompt_sets.edit, name="set_edit"),
+    path(S + "delete", prompt_sets.delete, name="set_delete"),
+    path(S + "status", prompt_sets.change_status, name="set_status"),
+    path(S + "publish", distribution.publish, name="set_publish"),
+    path(S + "new-prompt", prompts.create, name="set_new_prompt"),
+    path(S + "new-version", versions.create, name="set_new_version"),
+    path(S + "compare", versions.compare, name="set_compare"),
+    path(S + "rollback", versions.rollback, name="set_rollback"),
+    path(S + "editor/check", prompts.check, name="set_editor_check"),
+    path(S + "editor/preview", prompts.preview, name="set_editor_preview"),
+    path(S + "editor/param-row", prompts.param_row, name="set_editor_param_row"),
+    path(S + "editor/missing", prompts.missing_rows, name="set_editor_missing"),
+    path(S + "v/<str:label>/", versions.detail, name="version"),
+    path(S + "v/<str:label>/delete", versions.delete, name="version_delete"),
+    # prompts
+    path(T, prompts.editor, name="prompt"),
+    path(T + "delete", prompts.delete, name="prompt_delete"),
+    path(T + "add-missing", prompt_sets.add_missing, name="prompt_add_missing"),
+]

@@ -1,0 +1,210 @@
+"""Sign up, sign in (password or e-mailed link), sign out, password reset, account, invitations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import SetPasswordForm
+from django.shortcuts import redirect
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_POST
+
+from anvil_forge.accounts import magic_links
+from anvil_forge.accounts import services as account_services
+from anvil_forge.accounts.throttle import Throttled, mail_throttle, sign_in
+from anvil_forge.core.errors import AnvilError, NotFound
+from anvil_forge.orgs import queries as org_queries
+from anvil_forge.orgs import services as org_services
+
+from ..current import remember
+from ..forms import EmailForm, LoginForm, PasswordForm, ProfileForm, SignupForm
+from ..links import url_for
+from .base import attempt, client_address, crumbs, page, safe_next, show_error, web_view
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _signed_in(request, user, message: str | None = None):
+    login(request, user, backend=BACKEND)
+    if message:
+        messages.success(request, message)
+    return redirect(safe_next(request, reverse("web:dashboard")))
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("web:dashboard")
+    form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ok, user = attempt(request, lambda: account_services.create_user(
+            data["email"], data["password"] or None, display_name=data["display_name"]), form)
+        if ok:
+            return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready.")
+    return page(request, "web/accounts/signup.html", {"form": form, "next": safe_next(request, "")},
+                crumbs=crumbs(None, None, None, None, "Sign up"))
+
+
+def login_view(request):
+    if request.user.is_authenticated:
+        return redirect(safe_next(request, reverse("web:dashboard")))
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = sign_in(data["email"], data["password"], client_address=client_address(request), request=request)
+        except Throttled as exc:
+            form.add_error(None, exc.message)
+        except AnvilError as exc:
+            show_error(request, exc, form)
+        else:
+            return _signed_in(request, user)
+    status = 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
+    return page(request, "web/accounts/login.html", {"form": form, "next": safe_next(request, "")},
+                crumbs=crumbs(None, None, None, None, "Sign in"), status=status)
+
+
+def magic_request(request):
+    """Ask for a sign-in link; the answer is the same whether or not the address has an account."""
+    form = EmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        throttle = mail_throttle()
+        try:
+            throttle.check(email, client_address(request))
+        except Throttled as exc:
+            form.add_error(None, exc.message)
+        else:
+            throttle.hit(email, client_address(request))
+            magic_links.send_link(email)
+            messages.success(request, f"If {email} has an account, a sign-in link is on its way. "
+                                      f"It works once, for {magic_links.lifetime_minutes()} minutes.")
+            return redirect("web:login")
+    return page(request, "web/accounts/magic_request.html", {"form": form},
+                crumbs=crumbs(None, None, None, None, "Sign in with an e-mailed link"))
+
+
+def magic_consume(request, uidb64: str, token: str):
+    """GET shows a button (so a mail scanner following links does not use them up); POST signs in."""
+    user = magic_links.user_for_link(uidb64, token)
+    if user is None:
+        return page(request, "web/accounts/magic_invalid.html",
+                    crumbs=crumbs(None, None, None, None, "Sign-in link"), status=400)
+    if request.method == "POST":
+        if request.user.is_authenticated and request.user.pk != user.pk:
+            logout(request)
+        return _signed_in(request, user, f"Signed in as {user.email}.")
+    return page(request, "web/accounts/magic_confirm.html", {"link_user": user},
+                crumbs=crumbs(None, None, None, None, "Sign-in link"))
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("web:login")
+
+
+@web_view
+def account(request):
+    user = request.user
+    profile = ProfileForm(request.POST if request.POST.get("form") == "profile" else None,
+                          initial={"display_name": user.display_name})
+    password = PasswordForm(request.POST if request.POST.get("form") == "password" else None, user=user)
+    if request.method == "POST":
+        if request.POST.get("form") == "profile" and profile.is_valid():
+            ok, _ = attempt(request, lambda: account_services.update_profile(
+                user, display_name=profile.cleaned_data["display_name"]), profile)
+            if ok:
+                messages.success(request, "Profile saved.")
+                return redirect("web:account")
+        elif request.POST.get("form") == "password" and password.is_valid():
+            ok, _ = attempt(request, lambda: account_services.set_password(
+                user, user, password.cleaned_data["password"]), password)
+            if ok:
+                login(request, user, backend=BACKEND)  # the password change rotated the session hash
+                messages.success(request, "Password changed.")
+                return redirect("web:account")
+    return page(request, "web/accounts/account.html", {"profile": profile, "password_form": password},
+                crumbs=crumbs(None, None, None, None, "Account"))
+
+
+# --- password reset: Django's views, our templates, links on ANVIL_BASE_URL ----------------
+
+class ResetPasswordForm(SetPasswordForm):
+    """Django's form, saving through the service so the change is validated and audited."""
+
+    def save(self, commit=True):
+        account_services.set_password(self.user, self.user, self.cleaned_data["new_password1"])
+        return self.user
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "web/accounts/password_reset.html"
+    email_template_name = "web/accounts/password_reset_email.txt"
+    subject_template_name = "web/accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("web:password_reset_done")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["crumbs"] = crumbs(None, None, None, None, "Reset password")
+        return context
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        throttle = mail_throttle()
+        try:
+            throttle.check(email, client_address(self.request))
+        except Throttled as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        throttle.hit(email, client_address(self.request))
+        self.extra_email_context = {"base_url": settings.ANVIL_BASE_URL}
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "web/accounts/password_reset_done.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "crumbs": crumbs(None, None, None, None, "Reset password")}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "web/accounts/password_reset_confirm.html"
+    form_class = ResetPasswordForm
+    success_url = reverse_lazy("web:password_reset_complete")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "crumbs": crumbs(None, None, None, None, "Choose a new password")}
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "web/accounts/password_reset_complete.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "crumbs": crumbs(None, None, None, None, "Password changed")}
+
+
+# --- invitations --------------------------------------------------------------------------
+
+def invitation(request, token: str):
+    """Anyone with the link sees whom it invites; a signed-in user with that address accepts it."""
+    try:
+        invite = org_queries.invitation_for_token(token)
+    except NotFound as exc:
+        return page(request, "web/accounts/invitation_invalid.html", {"message": exc.message},
+                    crumbs=crumbs(None, None, None, None, "Invitation"), status=404)
+    if request.method == "POST" and request.user.is_authenticated:
+        ok, membership = attempt(request, lambda: org_services.accept_invitation(request.user, token))
+        if ok:
+            messages.success(request, f"You joined {membership.organisation.name} as {membership.role}.")
+            remember(request, membership.organisation)
+            return redirect(url_for(membership.organisation))
+    has_account = org_queries.invitee_has_account(invite)
+    return page(request, "web/accounts/invitation.html", {
+        "invite": invite, "token": token, "has_account": has_account,
+        "email_matches": request.user.is_authenticated and request.user.email.lower() == invite.email.lower(),
+    }, crumbs=crumbs(None, None, None, None, "Invitation"))

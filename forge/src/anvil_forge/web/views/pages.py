@@ -1,0 +1,44 @@
+"""Dashboard, help and the Forges placeholder."""
+
+from django.shortcuts import redirect
+
+from anvil_forge.audit.queries import recent_events_for_user
+from anvil_forge.prompts import queries as prompt_queries
+from anvil_forge.prompts.models import Status
+
+from ..current import current_organisation
+from .base import crumbs, page, web_view
+
+
+def home(request):
+    """``/``: the dashboard, or the sign-in page for a visitor."""
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    return dashboard(request)
+
+
+@web_view
+def dashboard(request):
+    org = current_organisation(request)
+    counts = prompt_queries.counts(request.user, org) if org else None
+    in_review = []
+    if org is not None:
+        in_review = list(prompt_queries.prompt_sets_for(request.user)
+                         .filter(project__organisation=org, status=Status.REVIEW)
+                         .select_related("project__organisation")[:10])
+    return page(request, "web/dashboard.html", {
+        "org": org,
+        "counts": counts,
+        "in_review": in_review,
+        "events": recent_events_for_user(request.user, limit=12),
+    }, crumbs=crumbs(None, None, None, None, "Dashboard"))
+
+
+@web_view
+def help_page(request):
+    return page(request, "web/help.html", crumbs=crumbs(None, None, None, None, "Help"))
+
+
+@web_view
+def forges(request):
+    return page(request, "web/forges.html", crumbs=crumbs(None, None, None, None, "Forges"))
