@@ -7,6 +7,7 @@
     anvil createadmin EMAIL [--password PW] [--no-input]
     anvil demo
     anvil render ADDRESS --as EMAIL -v name=value …
+    anvil apikey create EMAIL --name NAME --scopes read,write   (prints the key once; also list, revoke)
 """
 
 import os

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict, ValidationError
+from anvil_forge.core.errors import Conflict, NotFound, ValidationError
+from anvil_forge.core.tokens import hash_secret, new_secret
 
-from .models import User
+from .models import ApiKey, Scope, User
+
+API_KEY_PREFIX = "ank_"
+# last_used_at is written at most this often per key, so using a key is not a write per request.
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     try:
+        if len(email) > 254:  # the column's size (RFC 5321 allows no longer address)
+            raise DjangoValidationError("too long")
         validate_email(email)
     except DjangoValidationError:
         raise ValidationError.field("email", f"{email!r} is not a valid e-mail address") from None
@@ -64,3 +75,72 @@ def update_profile(actor: User, *, display_name: str) -> User:
     actor.display_name = display_name.strip()[:150]
     actor.save(update_fields=["display_name", "updated_at"])
     return actor
+
+
+# --- API keys ---------------------------------------------------------------------
+
+def _check_scopes(scopes) -> list[str]:
+    if isinstance(scopes, str):
+        scopes = [s for s in (part.strip() for part in scopes.split(",")) if s]
+    if not isinstance(scopes, (list, tuple, set)) or not scopes:
+        raise ValidationError.field("scopes", f"give at least one scope: {', '.join(Scope.values)}")
+    unknown = [s for s in scopes if s not in Scope.values]
+    if unknown:
+        raise ValidationError.field("scopes", f"unknown scope {unknown[0]!r}: use {', '.join(Scope.values)}")
+    return [s for s in Scope.values if s in scopes]  # canonical order, no duplicates
+
+
+def _check_key_name(name) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > 100:
+        raise ValidationError.field("name", "name must be 1-100 characters")
+    return name
+
+
+@transaction.atomic
+def create_api_key(actor: User, name: str, scopes) -> tuple[ApiKey, str]:
+    """A new key for the actor. Returns the key and its secret, which is never stored nor shown again."""
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise ValidationError("you must be signed in")
+    name = _check_key_name(name)
+    scopes = _check_scopes(scopes)
+    secret = new_secret(API_KEY_PREFIX)
+    key = ApiKey.objects.create(user=actor, name=name, scopes=scopes, key_hash=hash_secret(secret),
+                                prefix=secret[:12])
+    record(actor, None, "api_key.create", key, {"name": name, "scopes": scopes, "prefix": key.prefix},
+           target_type="api_key")
+    return key, secret
+
+
+@transaction.atomic
+def revoke_api_key(actor: User, key_id) -> ApiKey:
+    """Revoke one of the actor's own keys (someone else's, or an already revoked one, is not found)."""
+    from .queries import api_keys_for
+
+    try:
+        key = api_keys_for(actor).select_for_update().filter(pk=key_id).first()
+    except (ValueError, TypeError, DjangoValidationError):
+        key = None
+    if key is None:
+        raise NotFound("API key not found")
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at", "updated_at"])
+    record(actor, None, "api_key.revoke", key, {"name": key.name, "prefix": key.prefix}, target_type="api_key")
+    return key
+
+
+def authenticate_api_key(secret: str) -> ApiKey | None:
+    """The active key with this secret (its user active too), or None. Records the use, throttled."""
+    if not isinstance(secret, str) or not secret.startswith(API_KEY_PREFIX) or len(secret) > 200:
+        return None
+    key = (ApiKey.objects.select_related("user")
+           .filter(key_hash=hash_secret(secret), revoked_at__isnull=True, user__is_active=True).first())
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
+        # Conditional, so concurrent requests write once; updated_at is left alone (use is not an edit).
+        ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -304,6 +304,9 @@ def delete_prompt(actor, prompt: Prompt) -> None:
 
 def _check_label(prompt_set: PromptSet, label: str) -> str:
     label = (label or "").strip()
+    limit = Version._meta.get_field("label").max_length
+    if len(label) > limit:
+        raise ValidationError.field("label", f"a label has at most {limit} characters")
     existing = list(prompt_set.versions.values_list("label", flat=True))
     try:
         semver_rules.check_new_label(label, existing)

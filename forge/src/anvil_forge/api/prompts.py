@@ -1,0 +1,57 @@
+"""One prompt, and rendering (a prompt's working copy, or any address)."""
+
+import uuid
+
+from ninja import Router, Status
+
+from anvil_forge.prompts import queries as prompt_queries
+from anvil_forge.prompts import rendering
+from anvil_forge.prompts import services as prompt_services
+
+from .auth import READ_ONLY_AUTH, actor
+from .etag import etag
+from .responses import DELETE, READ, WRITE
+from .schemas import AddressRenderIn, AddressRenderOut, PromptOut, PromptUpdate, RenderIn, RenderOut
+
+router = Router(tags=["prompts"])
+
+
+@router.get("/prompts/{uuid:id}", response={200: PromptOut, **READ})
+@etag
+def get_prompt(request, id: uuid.UUID):
+    """The prompt, with the analysis of its template against its parameters."""
+    return prompt_queries.get_prompt(actor(request), id)
+
+
+@router.patch("/prompts/{uuid:id}", response={200: PromptOut, **WRITE})
+def update_prompt(request, id: uuid.UUID, payload: PromptUpdate):
+    """Edit the prompt (only while its set is LIVE). `parameters` replaces the whole list."""
+    user = actor(request)
+    changes = payload.dict(exclude_unset=True)
+    if changes.get("parameters") is not None:
+        changes["parameters"] = [p.dict() for p in payload.parameters]
+    return prompt_services.update_prompt(user, prompt_queries.get_prompt(user, id), **changes)
+
+
+@router.delete("/prompts/{uuid:id}", response={204: None, **DELETE})
+def delete_prompt(request, id: uuid.UUID):
+    user = actor(request)
+    prompt_services.delete_prompt(user, prompt_queries.get_prompt(user, id))
+    return Status(204, None)
+
+
+@router.post("/prompts/{uuid:id}/render", response={200: RenderOut, **WRITE}, auth=READ_ONLY_AUTH)
+def render_prompt(request, id: uuid.UUID, payload: RenderIn):
+    """Render the prompt's working copy. Needs only the `read` scope."""
+    prompt = prompt_queries.get_prompt(actor(request), id)
+    return {"rendered": rendering.render_prompt(prompt, payload.variables)}
+
+
+@router.post("/render", response={200: AddressRenderOut, **WRITE}, auth=READ_ONLY_AUTH, tags=["rendering"])
+def render_address(request, payload: AddressRenderIn):
+    """Render by address, `[org/]project/prompt_set[@version]/prompt`, with any version specifier
+    (`1.2.0`, `latest`, `stable`, `^1.2`, `~1.2.3`, `>=1.0.0 <2.0.0`; none = the working copy).
+    A wrong part of the address is named in `details`. Needs only the `read` scope."""
+    text, resolved = rendering.render_address(actor(request), payload.address, payload.variables)
+    return {"rendered": text, "address": resolved.address, "prompt_set_id": resolved.prompt_set.pk,
+            "prompt": resolved.prompt_slug, "version": resolved.version_label}

@@ -1,0 +1,173 @@
+"""Rate limiting for the API, with the ``limits`` library over Django's cache.
+
+``limits`` (maintained, used by Flask-Limiter and SlowAPI) parses the limit
+("600/minute"), runs the fixed-window strategy and reports the window's
+remaining count and reset time. It has no Django-cache storage of its own, so
+:class:`DjangoCacheStorage` adapts Django's cache API to it: the counters live
+in the ``default`` cache, local memory by default or Redis when ``REDIS_URL``
+is set (settings.py), so several server processes share one count.
+
+Callers are counted by API key, else signed-in user, else client address
+(:func:`identity`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+from limits import RateLimitItem, parse
+from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
+
+from .auth import api_key_of
+
+DEFAULT_LIMIT = "600/minute"
+logger = logging.getLogger("anvil_forge.api")
+
+
+class DjangoCacheStorage(Storage):
+    """A ``limits`` storage on a Django cache (any backend with atomic ``add`` and ``incr``)."""
+
+    STORAGE_SCHEME = None  # built directly, never from a URI
+
+    def __init__(self, cache_alias: str = "default", *, cache=None, wrap_exceptions: bool = False):
+        super().__init__(wrap_exceptions=wrap_exceptions)
+        self.cache_alias = cache_alias
+        self._cache = cache
+
+    @property
+    def cache(self):
+        return self._cache if self._cache is not None else caches[self.cache_alias]
+
+    @property
+    def base_exceptions(self):
+        return (ConnectionError, OSError)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        cache = self.cache
+        for _ in range(3):
+            if cache.add(key, amount, timeout=expiry):  # first hit: a new window starts now
+                cache.set(f"{key}:expires", time.time() + expiry, timeout=expiry)
+                return amount
+            try:
+                count = cache.incr(key, amount)
+            except ValueError:  # the window ended between add() and incr(): start a new one
+                continue
+            if count == amount:
+                # The key vanished between the backend's existence check and its increment, which then
+                # recreated it without an expiry (Redis INCRBY): give it one so it cannot count forever.
+                cache.touch(key, timeout=expiry)
+                cache.set(f"{key}:expires", time.time() + expiry, timeout=expiry)
+            return count
+        return amount
+
+    def get(self, key: str) -> int:
+        return int(self.cache.get(key) or 0)
+
+    def get_expiry(self, key: str) -> float:
+        return float(self.cache.get(f"{key}:expires") or time.time())
+
+    def check(self) -> bool:
+        try:
+            self.cache.get("anvil-ratelimit-check")
+        except Exception:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        return None  # keys expire by themselves; Django's cache cannot list them
+
+    def clear(self, key: str) -> None:
+        self.cache.delete_many([key, f"{key}:expires"])
+
+
+@dataclass(frozen=True)
+class Usage:
+    limit: int
+    remaining: int
+    reset: int  # Unix time (seconds) when the window ends
+    allowed: bool
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset - int(time.time()))
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+
+@lru_cache(maxsize=8)
+def _item(text: str) -> RateLimitItem:
+    return parse(text)
+
+
+def configured_limit() -> RateLimitItem:
+    return _item(getattr(settings, "ANVIL_API_RATE_LIMIT", DEFAULT_LIMIT) or DEFAULT_LIMIT)
+
+
+_limiter = FixedWindowRateLimiter(DjangoCacheStorage())
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+# Ways a request names who sends it, tried in order before the session user and the address:
+# each takes the request and returns an identity string, or None when it does not apply.
+IDENTIFIERS: list[Callable[[HttpRequest], str | None]] = []
+
+
+def identifier(func: Callable[[HttpRequest], str | None]):
+    """Register another credential to count by (e.g. a project access token for LIVE clients)."""
+    IDENTIFIERS.append(func)
+    return func
+
+
+@identifier
+def _by_api_key(request: HttpRequest) -> str | None:
+    key = api_key_of(request)
+    return f"key:{key.pk}" if key is not None else None
+
+
+def identity(request) -> str:
+    """What the limit counts: a valid API key (or other registered credential), else the signed-in user,
+    else the client address. An invalid credential counts as its address, so guessing keys gains nothing."""
+    for find in IDENTIFIERS:
+        who = find(request)
+        if who:
+            return who
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{client_address(request)}"
+
+
+def hit(request, *, limiter: FixedWindowRateLimiter | None = None) -> Usage:
+    """Count one request and say whether it is within the limit.
+
+    If the cache cannot be reached the request is let through (fail open) and the failure logged:
+    an outage of the cache must not take the API down with it.
+    """
+    limiter = limiter or _limiter
+    item = configured_limit()
+    who = identity(request)
+    try:
+        allowed = limiter.hit(item, "anvil-api", who)
+        stats = limiter.get_window_stats(item, "anvil-api", who)
+    except Exception:
+        logger.warning("rate limiting is unavailable (cache error); letting the request through", exc_info=True)
+        return Usage(limit=item.amount, remaining=item.amount, reset=math.ceil(time.time()) + item.get_expiry(),
+                     allowed=True)
+    return Usage(limit=item.amount, remaining=stats.remaining, reset=math.ceil(stats.reset_time), allowed=allowed)
