@@ -122,10 +122,38 @@ def key_id(public_key: str) -> str:
 
 # --- building -------------------------------------------------------------------
 
+_PARAMETER_FIELDS = frozenset(["name", "type", "description", "required", "default"])
+
+
+def _normalise_parameters(parameters: Any) -> list[dict[str, Any]]:
+    return [q.to_dict() for q in parse_parameters(parameters)]
+
+
+def _normalised_parameters(parameters: Any) -> list[dict[str, Any]]:
+    """Declarations the caller says are already normalised (``Parameter.to_dict()``
+    output, as the FORGE stores them): used as they are. A list with a
+    declaration lacking exactly the five normalised fields is normalised all
+    the same."""
+    if type(parameters) is list:
+        for q in parameters:
+            if type(q) is not dict or q.keys() != _PARAMETER_FIELDS:
+                break
+        else:
+            return list(parameters)
+    return _normalise_parameters(parameters)
+
+
 def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
               prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Mapping[str, Any]],
-              forge_key: str) -> dict[str, Any]:
-    """The unsigned bundle. ``prompt_sets``: ``{slug, version, version_id}``; ``prompts``: by flat id."""
+              forge_key: str, parameters_normalised: bool = False) -> dict[str, Any]:
+    """The unsigned bundle. ``prompt_sets``: ``{slug, version, version_id}``; ``prompts``: by flat id.
+
+    Parameters are normalised (validated, every field present) with
+    ``parse_parameters``; ``parameters_normalised=True`` says they already are
+    (the FORGE validates and normalises them when a prompt is saved), which
+    skips re-validating every declaration of every prompt on each build.
+    """
+    normalise = _normalised_parameters if parameters_normalised else _normalise_parameters
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -135,15 +163,18 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
         "created_at": created_at,
         "prompt_sets": sorted((dict(s) for s in prompt_sets), key=lambda s: s["slug"]),
         "prompts": {pid: {"template": p["template"],
-                          "parameters": [q.to_dict() for q in parse_parameters(p.get("parameters", []))],
+                          "parameters": normalise(p.get("parameters", [])),
                           "metadata": dict(p.get("metadata", {}))} for pid, p in prompts.items()},
     }
 
 
 def seal(body: Mapping[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
     """Add the checksum and the signature."""
-    payload = _signed_part(body)
     sealed = {k: v for k, v in body.items() if k not in _SEAL_FIELDS}
+    # The canonical bytes, as canonical() gives them; a body is never circular
+    # (make_body builds it fresh), so the encoder's reference tracking is skipped.
+    payload = json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                         check_circular=False).encode("utf-8")
     sealed["checksum"] = "sha256:" + hashlib.sha256(payload).hexdigest()
     sealed["signature"] = "ed25519:" + base64.b64encode(private_key.sign(payload)).decode("ascii")
     return sealed

@@ -121,6 +121,23 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_receiver(args: argparse.Namespace) -> int:
+    from .receiver import PATH, serve
+
+    url = args.public_url or f"http://{args.host}:{args.port}{PATH}"
+    client = Client(forge_url=args.forge_url, project=args.project, access_token=args.token,
+                    cache_dir=args.cache_dir, public_key=args.public_key, receiver_url=url)
+    print(f"Receiving pushes at {url} ({client.mode.upper()}); serving {len(client.prompt_ids())} prompts. "
+          f"Ctrl+C to stop.", flush=True)
+    try:
+        serve(client.receiver(), args.host, args.port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--forge-url", help="the FORGE's address (ANVIL_FORGE_URL)")
@@ -147,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt_id")
     p.add_argument("-v", "--var", dest="variables", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("serve-receiver", parents=[common],
+                       help="a standalone push receiver (registers itself and keeps the cache up to date)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--public-url", help="the URL the FORGE should push to (default http://HOST:PORT/anvil/receive)")
+    p.set_defaults(func=cmd_serve_receiver)
     return parser
 
 

@@ -8,11 +8,14 @@ table at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import secrets
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,23 +38,39 @@ log = logging.getLogger("anvil_client")
 ACCEPTING, FROZEN = MODES
 
 
-@dataclass
 class _Entry:
-    """One servable prompt; compiled on first use (so a cold start does not compile everything)."""
+    """One servable prompt, compiled and its parameters parsed on first use (so a
+    cold start with many prompts does no work for the prompts it does not serve)."""
 
-    prompt_id: str
-    template: str
-    parameters: list[tpl.Parameter]
-    metadata: dict[str, Any]
-    version: str | None
-    _compiled: tpl.CompiledTemplate | None = field(default=None, repr=False)
+    __slots__ = ("prompt_id", "template", "_parameters", "metadata", "version", "_prepared")
+
+    def __init__(self, prompt_id: str, template: str, parameters: list[Any], metadata: dict[str, Any],
+                 version: str | None) -> None:
+        self.prompt_id = prompt_id
+        self.template = template
+        self._parameters = parameters  # the declarations as the bundle holds them
+        self.metadata = metadata
+        self.version = version
+        self._prepared: tpl.PreparedPrompt | None = None
+
+    def __repr__(self) -> str:
+        return f"_Entry({self.prompt_id!r}, version={self.version!r})"
+
+    @property
+    def prepared(self) -> tpl.PreparedPrompt:
+        prepared = self._prepared
+        if prepared is None:  # two threads may both prepare once: harmless, same result
+            prepared = self._prepared = tpl.PreparedPrompt(self.template, self._parameters)
+        return prepared
 
     @property
     def compiled(self) -> tpl.CompiledTemplate:
-        compiled = self._compiled
-        if compiled is None:  # two threads may both compile once: harmless, same result
-            compiled = self._compiled = tpl.compile_template(self.template)
-        return compiled
+        return self.prepared.template
+
+    @property
+    def parameters(self) -> list[tpl.Parameter]:
+        prepared = self._prepared
+        return list(prepared.parameters) if prepared is not None else tpl.parse_parameters(self._parameters)
 
 
 @dataclass(frozen=True)
@@ -100,13 +119,21 @@ class Client:
     :param poll_interval: seconds between background pulls in ACCEPTING mode
         (jittered ±10 %, backing off exponentially on failures); ``0`` turns
         background pulling off.
+    :param stream: in ACCEPTING mode, also hold the FORGE's event stream open
+        and pull as soon as a publish is announced (reconnecting with backoff;
+        polling continues as the fallback).
+    :param receiver_url: where this instance's push receiver is mounted, sent
+        to the FORGE when registering (``ANVIL_RECEIVER_URL``).
+    :param heartbeat_interval: seconds between registrations (heartbeats) with
+        the FORGE while background work runs.
     """
 
     def __init__(self, forge_url: str | None = None, project: str | None = None, access_token: str | None = None,
                  mode: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                  fallbacks: Mapping[str, str] | None = None, pins: Mapping[str, str] | None = None, *,
                  public_key: str | None = None, poll_interval: float = 30.0, timeout: float = 10.0,
-                 background: bool = True) -> None:
+                 background: bool = True, stream: bool = True, receiver_url: str | None = None,
+                 heartbeat_interval: float = 60.0) -> None:
         settings: Settings = resolve(forge_url=forge_url, project=project, access_token=access_token, mode=mode,
                                      cache_dir=str(cache_dir) if cache_dir is not None else None,
                                      public_key=public_key)
@@ -120,6 +147,13 @@ class Client:
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.instance_id = str(uuid.uuid4())
+        self.stream = stream
+        self.receiver_url = receiver_url or os.environ.get("ANVIL_RECEIVER_URL") or None
+        self.receiver_secret = secrets.token_urlsafe(32)
+        self.heartbeat_interval = heartbeat_interval
+        self._uses: dict[str, int] = {}
+        self._stream_thread: threading.Thread | None = None
+        self._streaming = False
         self._lock = threading.RLock()
         self._table = _Table({})
         self._etag: str | None = None
@@ -131,7 +165,7 @@ class Client:
         self._load_from_disk()
         if settings.mode is not None:
             self._mode = settings.mode  # an explicit mode wins over the persisted one
-        if background and self._mode == ACCEPTING and self.forge_url and poll_interval > 0:
+        if background and self.forge_url:
             self.start()
 
     # --- serving (no I/O) ---------------------------------------------------------
@@ -141,8 +175,10 @@ class Client:
         entry = self._table.entries.get(prompt_id) or self._fallbacks.get(prompt_id)
         if entry is None:
             raise UnknownPromptError(prompt_id, len(self._table.entries))
+        uses = self._uses  # approximate under concurrency: counts are reported, never relied on
+        uses[prompt_id] = uses.get(prompt_id, 0) + 1
         try:
-            return tpl.render(entry.compiled, variables, entry.parameters)
+            return (entry._prepared or entry.prepared).render_keywords(variables)
         except tpl.ParameterError as exc:
             raise PromptInputError(prompt_id, exc.parameter, str(exc)) from None
         except tpl.UndefinedVariableError as exc:
@@ -203,10 +239,10 @@ class Client:
         with self._lock:
             self._mode = mode
             self._persist(self._table)
-        if mode == FROZEN:
-            self.stop()
-        elif self.forge_url and self.poll_interval > 0:
-            self.start()
+        running = self._thread is not None and self._thread.is_alive()
+        if running:
+            self.start()  # (re)starts the stream in ACCEPTING; the stream thread ends itself in FROZEN
+            threading.Thread(target=self.register, daemon=True).start()  # tell the FORGE now
 
     # --- applying bundles -------------------------------------------------------------
 
@@ -259,12 +295,17 @@ class Client:
                 if candidate is newest:
                     log.warning("anvil: %s@%s is outside the pin %r; keeping the held version", slug, label, pin[0])
         entries: dict[str, _Entry] = {}
+        grouped: dict[int, dict[str, list[tuple[str, dict[str, Any]]]]] = {}
         for slug, source_bundle in chosen.items():
+            by_set = grouped.get(id(source_bundle))
+            if by_set is None:  # group each bundle's prompts by set once, not once per set
+                by_set = grouped[id(source_bundle)] = {}
+                for pid, data in source_bundle.prompts.items():
+                    by_set.setdefault(pid.split(".", 1)[0], []).append((pid, data))
             label = source_bundle.versions[slug]
-            for pid, data in source_bundle.prompts.items():
-                if pid.split(".", 1)[0] == slug:
-                    entries[pid] = _Entry(pid, data["template"], tpl.parse_parameters(data.get("parameters", [])),
-                                          data.get("metadata", {}), label)
+            for pid, data in by_set.get(slug, ()):
+                entries[pid] = _Entry(pid, data["template"], data.get("parameters", []),
+                                      data.get("metadata", {}), label)
         kept = tuple(b for b in candidates if b is newest or b in chosen.values())
         return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
 
@@ -362,38 +403,109 @@ class Client:
     # --- background -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start background pulling (ACCEPTING mode only). Idempotent."""
-        if self._mode != ACCEPTING or (self._thread and self._thread.is_alive()):
+        """Start background work: heartbeats always; pulls and the event stream in ACCEPTING mode. Idempotent."""
+        if not self.forge_url:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="anvil-client-poll", daemon=True)
-        self._thread.start()
+        if not (self._thread and self._thread.is_alive()):
+            self._thread = threading.Thread(target=self._run, name="anvil-client-poll", daemon=True)
+            self._thread.start()
+        if self.stream and self._mode == ACCEPTING and not (self._stream_thread and self._stream_thread.is_alive()):
+            self._stream_thread = threading.Thread(target=self._stream_run, name="anvil-client-stream", daemon=True)
+            self._stream_thread.start()
 
     def stop(self) -> None:
+        """Stop background work (the prompts stay served)."""
         self._stop.set()
-        thread = self._thread
-        if thread and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout=5)
+        response = getattr(self, "_stream_response", None)
+        if response is not None:
+            try:
+                response.close()  # unblocks the stream thread's read
+            except Exception:
+                pass
+        for thread in (self._thread, self._stream_thread):
+            if thread and thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=5)
 
     close = stop
 
     def _run(self) -> None:
-        delay = 0.0  # pull at once on start, then every interval
+        """Pull every ``poll_interval`` (ACCEPTING only) and heartbeat every ``heartbeat_interval``."""
+        now = time.monotonic()
+        next_pull, next_beat, failures = now, now, 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                self.register()
+                next_beat = now + self.heartbeat_interval * random.uniform(0.9, 1.1)
+            if now >= next_pull:
+                if self._mode == ACCEPTING and self.poll_interval > 0:
+                    try:
+                        self.sync(force=False)
+                        failures = 0
+                    except SyncError as exc:
+                        failures += 1
+                        log.warning("anvil: background sync failed (%s): %s", exc.reason, exc.message)
+                    except Exception:  # never let the thread die
+                        failures += 1
+                        log.exception("anvil: background sync crashed")
+                base = self.poll_interval * (2 ** min(failures, 5)) if failures else self.poll_interval
+                next_pull = now + max(min(base, 600.0), 1.0) * random.uniform(0.9, 1.1)
+            self._stop.wait(max(0.05, min(next_pull, next_beat) - time.monotonic()))
+
+    def _stream_run(self) -> None:
+        """Hold the FORGE's event stream open; pull when it announces a newer sequence."""
         failures = 0
-        while not self._stop.wait(delay):
-            if self._mode != ACCEPTING:
-                return
+        while not self._stop.is_set() and self._mode == ACCEPTING:
+            try:
+                self._listen()
+                failures = 0
+            except Exception as exc:  # network trouble, 4xx/5xx: back off and reconnect
+                failures += 1
+                log.info("anvil: event stream interrupted (%s); reconnecting", exc)
+            delay = min(2 ** min(failures, 6), 60) * random.uniform(0.5, 1.0) if failures else 0.5
+            self._stop.wait(delay)
+
+    def _listen(self) -> None:
+        import httpx
+
+        url = f"/api/v1/projects/{self.project}/events"
+        with self._http() as http:
+            timeout = httpx.Timeout(self.timeout, read=60.0)
+            with http.stream("GET", url, timeout=timeout, headers={"Accept": "text/event-stream"}) as response:
+                if response.status_code != 200:
+                    raise SyncError("http", f"the event stream answered {response.status_code}")
+                self._stream_response = response
+                self._streaming = True
+                try:
+                    event, data = "message", ""
+                    for line in response.iter_lines():
+                        if self._stop.is_set() or self._mode != ACCEPTING:
+                            return
+                        if line == "":
+                            self._on_event(event, data)
+                            event, data = "message", ""
+                        elif line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data += line[5:].strip()
+                finally:
+                    self._streaming = False
+                    self._stream_response = None
+
+    def _on_event(self, event: str, data: str) -> None:
+        if event not in ("hello", "publish"):
+            return
+        try:
+            sequence = json.loads(data).get("sequence")
+        except (ValueError, AttributeError):
+            return
+        held = self.sequence
+        if isinstance(sequence, int) and (held is None or sequence > held):
             try:
                 self.sync(force=False)
-                failures = 0
             except SyncError as exc:
-                failures += 1
-                log.warning("anvil: background sync failed (%s): %s", exc.reason, exc.message)
-            except Exception:  # never let the thread die
-                failures += 1
-                log.exception("anvil: background sync crashed")
-            base = self.poll_interval * (2 ** min(failures, 5)) if failures else self.poll_interval
-            delay = min(base, 600.0) * random.uniform(0.9, 1.1)
+                log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
 
     def __enter__(self) -> Client:
         return self
@@ -401,10 +513,32 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # --- registration (used by the LIVE-instance heartbeat) ------------------------------
+    # --- registration (the LIVE-instance heartbeat) -----------------------------------------
 
     def describe(self) -> dict[str, Any]:
         return {"instance_id": self.instance_id, "host": socket.gethostname(), "mode": self._mode,
                 "sequence": self.sequence, "versions": dict(self._table.versions),
-                "client_version": __version__}
+                "client_version": __version__, "receiver_url": self.receiver_url or "",
+                "receiver_secret": self.receiver_secret if self.receiver_url else "",
+                "use_counts": dict(self._uses)}
 
+    def register(self) -> bool:
+        """Tell the FORGE this instance exists and what it holds (called on every heartbeat)."""
+        try:
+            with self._http() as http:
+                response = http.post(f"/api/v1/projects/{self.project}/live_instances", json=self.describe())
+            if response.status_code != 200:
+                log.warning("anvil: registration answered %s", response.status_code)
+                return False
+            return True
+        except Exception as exc:
+            log.info("anvil: registration failed: %s", exc)
+            return False
+
+    def receiver(self):
+        """The push receiver for this client (mount ``asgi_app(client.receiver())`` at /anvil/receive)."""
+        from .receiver import Receiver
+
+        if getattr(self, "_receiver", None) is None:
+            self._receiver = Receiver(self, self.receiver_secret)
+        return self._receiver

@@ -39,7 +39,6 @@ import re
 import textwrap
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -47,7 +46,11 @@ from io import StringIO
 from typing import Any, Callable, ClassVar, Union
 
 from liquid import Environment
-from liquid.ast import Node
+from liquid.ast import BlockNode, Node
+from liquid.builtin.content import ContentNode
+from liquid.builtin.expressions.filtered import FilteredExpression
+from liquid.builtin.expressions.path import Path
+from liquid.builtin.output import OutputNode
 from liquid.builtin.expressions.primitive import RangeLiteral
 from liquid.context import RenderContext
 from liquid.exceptions import (
@@ -63,7 +66,7 @@ from liquid.exceptions import (
     UndefinedError,
 )
 from liquid.expression import Expression
-from liquid.output import LimitedStringIO
+from liquid.output import LimitedStringIO, NullIO
 from liquid.stringify import to_liquid_string
 from liquid.tag import Tag
 from liquid.template import BoundTemplate
@@ -83,6 +86,7 @@ __all__ = [
     "PARAMETER_TYPES",
     "AnvilEnvironment",
     "CompiledTemplate",
+    "PreparedPrompt",
     "LimitExceeded",
     "Parameter",
     "ParameterCheck",
@@ -98,6 +102,7 @@ __all__ = [
     "compile_template",
     "estimate_tokens",
     "parse_parameters",
+    "prepare",
     "render",
     "variables",
 ]
@@ -440,26 +445,95 @@ class _OutputBuffer(LimitedStringIO):
             self.size += len(s)
             if self.size > self.limit:
                 raise OutputStreamLimitError("output stream limit reached", token=None)
-        return StringIO.write(self, s)
+        return _stringio_write(self, s)
+
+
+_stringio_write = StringIO.write
+
+
+class _Scope(ReadOnlyChainMap):
+    """liquid's chain of namespaces, without an exception per namespace missed.
+
+    liquid's ``ReadOnlyChainMap`` tries each namespace and catches the
+    ``KeyError``; most lookups miss two or three namespaces (the render's
+    own, ``assign`` locals) before reaching the given values, and raising is
+    the dominant cost of a lookup.  The lookup order and results are the same.
+    """
+
+    def __getitem__(self, key: str) -> object:
+        for mapping in self._maps:
+            if type(mapping) is dict:
+                if key in mapping:
+                    return mapping[key]
+            else:
+                try:
+                    return mapping[key]
+                except KeyError:
+                    pass
+        raise KeyError(key)
+
+
+class _LoopScope:
+    """``RenderContext.loop`` as a plain context manager (no generator), which
+    also counts every iteration of the loop against the render's budget."""
+
+    __slots__ = ("_context", "_namespace", "_forloop")
+
+    def __init__(self, context: _RenderContext, namespace: Mapping[str, object], forloop: Any) -> None:
+        self._context = context
+        self._namespace = namespace
+        self._forloop = forloop
+
+    def __enter__(self) -> _RenderContext:
+        context = self._context
+        forloop = self._forloop
+        # liquid refuses, before it starts, a loop whose length multiplied by
+        # the lengths of the enclosing loops exceeds the limit.
+        limit = context.env.loop_iteration_limit
+        if limit:
+            total = forloop.length * context.loop_iteration_carry
+            for outer in context.loops:
+                total *= outer.length
+            if total > limit:
+                raise LoopIterationLimitError("loop iteration limit reached", token=None)
+        # ... and we also count every iteration actually run, across all loops.
+        forloop.it = context._count_iterations(forloop.it)
+        scope = context.scope
+        if scope.size() > context.env.context_depth_limit:
+            raise ContextDepthError(
+                "maximum context depth reached, possible recursive include", token=None
+            )
+        context.loops.append(forloop)
+        scope.push(self._namespace)
+        return context
+
+    def __exit__(self, *exc: object) -> None:
+        context = self._context
+        context.scope.pop()
+        context.loops.pop()
 
 
 class _RenderContext(RenderContext):
     """Render context with a cumulative loop counter, a CPU-time budget and no
     builtin ``now``/``today`` variables."""
 
-    __slots__ = ("_iterations", "_deadline", "_ticks")
+    __slots__ = ("_iterations", "_deadline", "_wall_gate", "_ticks")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the given values, local variables and counters: no `now`/`today`.
-        self.scope = ReadOnlyChainMap(self.locals, self.globals, self.counters)
+        self.scope = _Scope(self.locals, self.globals, self.counters)
         self._iterations = 0
         self._ticks = 0
         self._deadline = time.thread_time() + MAX_RENDER_SECONDS
+        # A thread's CPU time cannot grow faster than the wall clock, so the
+        # (slower) thread clock only needs reading once half the budget has
+        # passed in wall time.
+        self._wall_gate = time.perf_counter() + MAX_RENDER_SECONDS / 2
 
     def check_time(self) -> None:
         """Raise if this render has used up its CPU time budget."""
-        if time.thread_time() > self._deadline:
+        if time.perf_counter() > self._wall_gate and time.thread_time() > self._deadline:
             raise _AnvilLimitError("render_time")
 
     def _tick(self) -> None:
@@ -470,9 +544,21 @@ class _RenderContext(RenderContext):
     def get(
         self, path: list[object], *, token: Any, default: object = UNDEFINED
     ) -> object:
-        self._tick()
+        self._ticks += 1
+        if self._ticks % _TIME_CHECK_EVERY == 0:
+            self.check_time()
+        if len(path) == 1:
+            # The common case, `{{ name }}`: what RenderContext.get does for a
+            # one-segment path, without its generic machinery.
+            root = path[0]
+            if type(root) is str:
+                try:
+                    return self.scope[root]
+                except (KeyError, TypeError, IndexError):
+                    pass
+            return super().get(path, token=token, default=default)
         obj = super().get(path, token=token, default=default)
-        if isinstance(obj, _Undefined) and len(path) > 1:
+        if type(obj) is _Undefined:
             object.__setattr__(obj, "path", _path_str(path))
         return obj
 
@@ -481,17 +567,13 @@ class _RenderContext(RenderContext):
             self._iterations += 1
             if self._iterations > MAX_LOOP_ITERATIONS:
                 raise LoopIterationLimitError("loop iteration limit reached", token=None)
-            self._tick()
+            self._ticks += 1
+            if self._ticks % _TIME_CHECK_EVERY == 0:
+                self.check_time()
             yield item
 
-    @contextmanager
-    def loop(self, namespace: Mapping[str, object], forloop: Any) -> Iterator[Any]:
-        # liquid checks the product of the lengths of the enclosing loops on
-        # entry (fast failure for huge nested loops); we also count every
-        # iteration actually run, across all loops of the render.
-        forloop.it = self._count_iterations(forloop.it)
-        with super().loop(namespace, forloop) as context:
-            yield context
+    def loop(self, namespace: Mapping[str, object], forloop: Any) -> Any:  # type: ignore[override]
+        return _LoopScope(self, namespace, forloop)
 
     def get_buffer(self, buf: Any = None) -> StringIO:
         carry = buf.size if isinstance(buf, LimitedStringIO) else 0
@@ -510,6 +592,20 @@ class _BoundTemplate(BoundTemplate):
         # liquid would inject a `partial` variable; we have no partials.
         return dict(render_args)
 
+    def make_globals(self, render_args: Mapping[str, object]) -> Mapping[str, object]:
+        # liquid chains the values with the template's front matter and
+        # globals, which are always empty here: look the values up directly.
+        if not self.matter and not self.globals:
+            return render_args
+        return super().make_globals(render_args)
+
+    def render_values(self, data: dict[str, object]) -> str:
+        """``render(data)`` for a dict the caller owns (it is not copied)."""
+        context = _RenderContext(self, globals=self.make_globals(data))
+        buf = _OutputBuffer(limit=MAX_OUTPUT_SIZE)
+        self.render_with_context(context, buf)
+        return buf.getvalue()
+
 
 class _BoundedRange(RangeLiteral):
     """A range literal refusing more than MAX_LOOP_ITERATIONS items."""
@@ -524,6 +620,17 @@ class _BoundedRange(RangeLiteral):
         if result.stop - result.start > MAX_LOOP_ITERATIONS:
             raise _AnvilLimitError("loop_iterations")
         return result
+
+
+class _StaticPath(Path):
+    """A path with no nested paths (``user.name``, ``items[0]``): its segments
+    are constant, so it is looked up without building a new list each time
+    (the render context only reads the list)."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        return context.get(self.path, token=self.token)
 
 
 class _ForbiddenTag(Tag):
@@ -868,6 +975,9 @@ _MATH_FILTERS = frozenset(
 )
 
 
+_PRECHECKED_FILTERS = _MATH_FILTERS | {"join", "replace"}  # the filters _precheck looks at
+
+
 def _too_big(value: object) -> bool:
     return type(value) is int and value.bit_length() > _MAX_INTEGER_BITS
 
@@ -896,11 +1006,13 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a filter with time, size and number checks."""
     wants_context = bool(getattr(func, "with_context", False))
     wants_environment = bool(getattr(func, "with_environment", False))
+    prechecked = name in _PRECHECKED_FILTERS
 
     def guarded(left: object, *args: object, context: RenderContext, **kwargs: object) -> object:
         if isinstance(context, _RenderContext):
             context.check_time()
-        _precheck(name, left, args)
+        if prechecked:
+            _precheck(name, left, args)
         if wants_context:
             kwargs["context"] = context
         if wants_environment:
@@ -1019,12 +1131,94 @@ def _walk_expression(expr: Expression, seen: set[int]) -> None:
     seen.add(id(expr))
     if type(expr) is RangeLiteral:
         expr.__class__ = _BoundedRange
+    elif type(expr) is Path and not any(isinstance(segment, Path) for segment in expr.path):
+        expr.__class__ = _StaticPath
     for child in expr.children():
         _walk_expression(child, seen)
 
 
+def _render_block(self: BlockNode, context: RenderContext, buffer: Any) -> int:
+    """``BlockNode.render_to_output`` with a loop instead of ``sum(generator)``."""
+    if self.blank and context.env.suppress_blank_control_flow_blocks:
+        null = NullIO()
+        for node in self.nodes:
+            node.render(context, null)
+        return 0
+    total = 0
+    for node in self.nodes:
+        total += node.render(context, buffer)
+    return total
+
+
+def _render_content(self: ContentNode, context: RenderContext, buffer: Any) -> int:
+    """``ContentNode.render_to_output`` with ``_OutputBuffer.write`` inlined."""
+    text = self.text
+    if type(buffer) is _OutputBuffer:
+        if text:
+            buffer.size += len(text)
+            if buffer.size > buffer.limit:
+                raise OutputStreamLimitError("output stream limit reached", token=None)
+        return _stringio_write(buffer, text)
+    return buffer.write(text)
+
+
+def _render_output(self: OutputNode, context: RenderContext, buffer: Any) -> int:
+    """``OutputNode.render_to_output`` with ``_OutputBuffer.write`` inlined and,
+    for an output without filters, ``FilteredExpression.evaluate`` (which then
+    only evaluates its left side) skipped."""
+    expression = self.expression
+    if type(expression) is FilteredExpression and not expression.filters:
+        value = expression.left.evaluate(context)
+    else:
+        value = expression.evaluate(context)
+    autoescape = context.autoescape
+    text = value if type(value) is str and not autoescape else to_liquid_string(value, autoescape)
+    if type(buffer) is _OutputBuffer:
+        if text:
+            buffer.size += len(text)
+            if buffer.size > buffer.limit:
+                raise OutputStreamLimitError("output stream limit reached", token=None)
+        return _stringio_write(buffer, text)
+    return buffer.write(text)
+
+
+_FAST_RENDER: dict[type, Callable[..., int]] = {
+    ContentNode: _render_content,
+    OutputNode: _render_output,
+    BlockNode: _render_block,
+}
+
+_FAST_NODE_CLASSES: dict[type, type | None] = {}
+
+
+def _fast_node_class(cls: type) -> type | None:
+    """A subclass of a node class whose ``render`` is its ``render_to_output``.
+
+    ``Node.render`` only checks the context's disabled tags (set by
+    ``include``/``render``, which this environment refuses) before calling
+    ``render_to_output``: skipping it saves a call per node rendered.
+    """
+    try:
+        return _FAST_NODE_CLASSES[cls]
+    except KeyError:
+        pass
+    fast: type | None = None
+    if cls.render is Node.render:
+        namespace: dict[str, Any] = {"__slots__": (), "__module__": cls.__module__,
+                                     "render": cls.render_to_output}
+        if cls in _FAST_RENDER:
+            namespace["render"] = namespace["render_to_output"] = _FAST_RENDER[cls]
+        elif cls.render_to_output is BlockNode.render_to_output:
+            namespace["render"] = namespace["render_to_output"] = _render_block
+        fast = type(cls.__name__, (cls,), namespace)
+        _FAST_NODE_CLASSES[fast] = None  # already fast
+    _FAST_NODE_CLASSES[cls] = fast
+    return fast
+
+
 def _bound_ranges(template: BoundTemplate) -> None:
-    """Make every range literal in the parse tree refuse huge ranges."""
+    """Make every range literal in the parse tree refuse huge ranges, and give
+    every node its fast class (see :func:`_fast_node_class`)."""
     static_context = RenderContext(template)
     seen: set[int] = set()
     stack: list[Node] = list(template.nodes)
@@ -1033,20 +1227,77 @@ def _bound_ranges(template: BoundTemplate) -> None:
         for expr in node.expressions():
             _walk_expression(expr, seen)
         stack.extend(node.children(static_context, include_partials=False))
+        fast = _fast_node_class(type(node))
+        if fast is not None:
+            try:
+                node.__class__ = fast
+            except TypeError:  # pragma: no cover - a node class with an unusual layout
+                _FAST_NODE_CLASSES[type(node)] = None
+
+
+_PLAIN_VALUE_TYPES = frozenset([int, float, bool, type(None), list, dict])
+
+
+def _plain_substitution(template: BoundTemplate) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(texts, names)`` if the template is only text and ``{{ name }}``
+    outputs of top-level variables (no filters, no tags), else ``None``.
+
+    The text pieces are liquid's own parsed text nodes, so whitespace control
+    (``{{- name -}}``) has already been applied to them.  The output is
+    ``texts[0] + value(names[0]) + texts[1] + … + texts[-1]``.
+    """
+    texts = [""]
+    names: list[str] = []
+    for node in template.nodes:
+        kind = type(node)
+        if kind is ContentNode:
+            texts[-1] += node.text
+        elif kind is OutputNode:
+            expression = node.expression
+            if type(expression) is not FilteredExpression or expression.filters:
+                return None
+            left = expression.left
+            if type(left) is not Path or len(left.path) != 1 or type(left.path[0]) is not str:
+                return None
+            names.append(left.path[0])
+            texts.append("")
+        else:
+            return None
+    return tuple(texts), tuple(names)
 
 
 class CompiledTemplate:
     """A parsed, validated template, safe to render from many threads at once.
 
     Create with :func:`compile_template`.  Immutable.
+
+    A template that is plain substitution (text and ``{{ name }}`` only) is
+    rendered by concatenation instead of liquid's renderer; the result is the
+    same, byte for byte (``tests/test_templates_fastpath.py``).  Whenever that
+    path meets anything unusual — an undefined variable, a value of another
+    type, output over the limit — the general renderer runs instead and
+    produces the result or the error.
     """
 
-    __slots__ = ("_source", "_template", "_variables")
+    __slots__ = ("_source", "_template", "_variables", "_texts", "_slots")
 
-    def __init__(self, source: str, template: BoundTemplate, names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        source: str,
+        template: BoundTemplate,
+        names: tuple[str, ...],
+        plain: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    ) -> None:
         self._source = source
         self._template = template
         self._variables = names
+        if plain is None:
+            self._texts: tuple[str, ...] | None = None
+            self._slots: tuple[tuple[str, str], ...] = ()
+        else:
+            texts, outputs = plain
+            self._texts = texts
+            self._slots = tuple(zip(outputs, texts[1:]))
 
     @property
     def source(self) -> str:
@@ -1058,6 +1309,11 @@ class CompiledTemplate:
         """Sorted free variable names (see :func:`variables`)."""
         return list(self._variables)
 
+    @property
+    def is_plain_substitution(self) -> bool:
+        """True if this template is rendered by the plain-substitution fast path."""
+        return self._texts is not None
+
     def render(
         self,
         values: Mapping[str, object],
@@ -1065,6 +1321,42 @@ class CompiledTemplate:
     ) -> str:
         """Same as ``render(self, values, parameters)``."""
         return render(self, values, parameters)
+
+    def _render(self, data: dict[str, object]) -> str:
+        """Render checked values (a dict owned by the caller)."""
+        texts = self._texts
+        if texts is not None:
+            text = self._substitute(texts, data)
+            if text is not None:
+                return text
+        try:
+            return self._template.render_values(data)
+        except Exception as err:  # noqa: BLE001 - converted, never leaked
+            raise _convert_render_error(err, self._source) from err
+
+    def _substitute(self, texts: tuple[str, ...], data: dict[str, object]) -> str | None:
+        """The plain-substitution fast path; ``None`` means "use the general renderer"."""
+        parts = [texts[0]]
+        append = parts.append
+        for name, text in self._slots:
+            try:
+                value = data[name]
+            except KeyError:
+                return None  # undefined: the general renderer raises the exact error
+            kind = type(value)
+            if kind is not str:
+                if kind not in _PLAIN_VALUE_TYPES:
+                    return None
+                try:
+                    value = to_liquid_string(value, False)
+                except Exception:  # noqa: BLE001 - e.g. an int too long for str()
+                    return None
+            append(value)
+            append(text)
+        result = "".join(parts)
+        if len(result) > MAX_OUTPUT_SIZE:
+            return None
+        return result
 
     def __repr__(self) -> str:
         preview = self._source[:40] + ("..." if len(self._source) > 40 else "")
@@ -1115,6 +1407,7 @@ def _compile(source: str, *, check_names: bool) -> CompiledTemplate:
     except Exception as err:  # noqa: BLE001 - never leak a raw exception
         raise TemplateSyntaxError(f"template could not be parsed: {err}") from err
 
+    plain = _plain_substitution(template)
     try:
         _bound_ranges(template)
         analysis = template.analyze(include_partials=False)
@@ -1146,7 +1439,7 @@ def _compile(source: str, *, check_names: bool) -> CompiledTemplate:
                     f"keyword, so that they can be declared as parameters"
                 )
             raise TemplateSyntaxError(message, line, column)
-    return CompiledTemplate(source, template, names)
+    return CompiledTemplate(source, template, names, plain)
 
 
 def _compiled(source_or_compiled: str | CompiledTemplate) -> CompiledTemplate:
@@ -1512,23 +1805,76 @@ def coerce_values(
       float, bool, None); a template can use them, and any variable that is
       truly undefined still fails at render time.
     """
-    declared = parse_parameters(parameters)
-    values = _check_values(values)
-    names = {parameter.name for parameter in declared}
-    result: dict[str, object] = {
-        key: _plain(key, value) for key, value in values.items() if key not in names
-    }
-    for parameter in declared:
-        value = values.get(parameter.name)
-        if value is None:
-            if parameter.required:
-                raise ParameterError(
-                    parameter.name, f"missing required parameter '{parameter.name}'"
-                )
-            result[parameter.name] = parameter.default
-        else:
-            result[parameter.name] = _coerce(parameter.name, parameter.type, value)
-    return result
+    return _Coercion(parse_parameters(parameters)).coerce(_check_values(values))
+
+
+class _Coercion:
+    """:func:`coerce_values` for one list of parameters, parsed once."""
+
+    __slots__ = ("parameters", "_plan", "_names")
+
+    def __init__(self, parameters: Sequence[Parameter]) -> None:
+        self.parameters = tuple(parameters)
+        self._plan = tuple((p.name, p.type, p.required, p.default) for p in self.parameters)
+        self._names = frozenset(p.name for p in self.parameters)
+
+    def coerce(self, values: Mapping[str, object]) -> dict[str, object]:
+        """Coerce values already checked by ``_check_values``."""
+        names = self._names
+        result: dict[str, object] = {
+            key: _plain(key, value) for key, value in values.items() if key not in names
+        }
+        for name, type_, required, default in self._plan:
+            value = values.get(name)
+            if value is None:
+                if required:
+                    raise ParameterError(name, f"missing required parameter '{name}'")
+                result[name] = default
+            elif type_ == "string" and type(value) is str:
+                result[name] = value
+            else:
+                result[name] = _coerce(name, type_, value)
+        return result
+
+
+class PreparedPrompt:
+    """A compiled template and its parsed parameters, ready to render many times.
+
+    ``prepare(source_or_compiled, parameters).render(values)`` gives the same
+    result (or error) as ``render(source_or_compiled, values, parameters)``,
+    without parsing the parameters again on every call.  Immutable and
+    thread-safe.
+    """
+
+    __slots__ = ("template", "_coercion")
+
+    def __init__(
+        self,
+        source_or_compiled: str | CompiledTemplate,
+        parameters: Iterable[Parameter | Mapping[str, Any]] = (),
+    ) -> None:
+        self.template = _compiled(source_or_compiled)
+        self._coercion = _Coercion(parse_parameters(parameters))
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return self._coercion.parameters
+
+    def render(self, values: Mapping[str, object]) -> str:
+        """Validate and convert ``values`` (see :func:`coerce_values`), then render."""
+        return self.template._render(self._coercion.coerce(_check_values(values)))
+
+    def render_keywords(self, values: dict[str, object]) -> str:
+        """:meth:`render` for a ``**kwargs`` dict (its keys are known to be strings)."""
+        return self.template._render(self._coercion.coerce(values))
+
+
+def prepare(
+    source_or_compiled: str | CompiledTemplate,
+    parameters: Iterable[Parameter | Mapping[str, Any]] = (),
+) -> PreparedPrompt:
+    """Compile (if needed) and bind parameters once; see :class:`PreparedPrompt`."""
+    return PreparedPrompt(source_or_compiled, parameters)
 
 
 # ---------------------------------------------------------------------------
@@ -1584,7 +1930,4 @@ def render(
         data = coerce_values(parameters, values)
     else:
         data = {key: _plain(key, value) for key, value in _check_values(values).items()}
-    try:
-        return compiled._template.render(data)
-    except Exception as err:  # noqa: BLE001 - converted, never leaked
-        raise _convert_render_error(err, compiled.source) from err
+    return compiled._render(data)

@@ -1,0 +1,99 @@
+"""The push receiver: 200 / 401 / 409 / 400 / 422 exactly, over ASGI, WSGI and the standalone server."""
+
+import asyncio
+import io
+import json
+import threading
+
+import httpx
+import pytest
+
+from anvil_client import bundle as bundles
+from anvil_client.client import Client
+from anvil_client.receiver import Receiver, asgi_app, make_server, wsgi_app
+
+from .helpers import PROJECT, make_bundle
+
+KEY = bundles.generate_private_key()
+PUBLIC = bundles.public_key_text(KEY)
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    c = Client(forge_url="http://127.0.0.1:9", project=PROJECT, access_token="t", cache_dir=tmp_path / "c",
+               public_key=PUBLIC, background=False)
+    c.apply(make_bundle(KEY, 1))
+    return c
+
+
+def body(data) -> bytes:
+    return json.dumps(data).encode()
+
+
+def test_statuses(client):
+    receiver = Receiver(client, "s3cret")
+    auth = "Bearer s3cret"
+    assert receiver.handle(None, body(make_bundle(KEY, 2)))[0] == 401
+    assert receiver.handle("Bearer wrong", body(make_bundle(KEY, 2)))[0] == 401
+    assert receiver.handle(auth, b"{not json")[0] == 400
+    assert receiver.handle(auth, b"[1, 2]")[0] == 400
+    status, answer = receiver.handle(auth, body(make_bundle(bundles.generate_private_key(), 2)))
+    assert (status, answer["reason"]) == (422, "signature")
+    status, answer = receiver.handle(auth, body(make_bundle(KEY, 2, project="00000000-0000-0000-0000-000000000000")))
+    assert (status, answer["reason"]) == (422, "project")
+    assert receiver.handle(auth, body(make_bundle(KEY, 2))) == (200, {"applied": True, "sequence": 2})
+    assert receiver.handle(auth, body(make_bundle(KEY, 2))) == (
+        200, {"applied": False, "sequence": 2, "detail": "already held"})  # idempotent by sequence
+    status, answer = receiver.handle(auth, body(make_bundle(KEY, 1)))
+    assert (status, answer["reason"], answer["sequence"]) == (422, "stale", 2)
+    client.set_mode("frozen")
+    assert receiver.handle(auth, body(make_bundle(KEY, 3)))[0] == 409
+    assert client.sequence == 2 and client.prompt("emails.welcome", name="x") == "Hello x!"
+
+
+def test_asgi_app(client):
+    app = asgi_app(Receiver(client, "k"))
+
+    async def call(method, payload, auth="Bearer k"):
+        sent = []
+        messages = [{"type": "http.request", "body": payload[:10], "more_body": True},
+                    {"type": "http.request", "body": payload[10:], "more_body": False}]
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message):
+            sent.append(message)
+        scope = {"type": "http", "method": method, "headers": [(b"authorization", auth.encode())]}
+        await app(scope, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    assert asyncio.run(call("POST", body(make_bundle(KEY, 5)))) == (200, {"applied": True, "sequence": 5})
+    assert asyncio.run(call("GET", b""))[0] == 405
+    assert asyncio.run(call("POST", body(make_bundle(KEY, 6)), auth="Bearer no"))[0] == 401
+
+
+def test_wsgi_app(client):
+    app = wsgi_app(Receiver(client, "k"))
+    payload = body(make_bundle(KEY, 7))
+    started = []
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(payload)), "wsgi.input": io.BytesIO(payload),
+               "HTTP_AUTHORIZATION": "Bearer k"}
+    result = b"".join(app(environ, lambda status, headers: started.append(status)))
+    assert started == ["200 OK"] and json.loads(result)["sequence"] == 7
+
+
+def test_standalone_server(client):
+    server = make_server(client.receiver(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/anvil/receive"
+        headers = {"Authorization": f"Bearer {client.receiver_secret}"}
+        assert httpx.post(url, content=body(make_bundle(KEY, 9)), headers=headers).status_code == 200
+        assert httpx.post(url.replace("receive", "other"), content=b"{}", headers=headers).status_code == 404
+        assert client.sequence == 9
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,306 @@
+"""Distribution: access tokens, publishing, the current bundle, the FORGE's public key (docs/distribution.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import json
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
+from ninja import Router, Schema, Status
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+
+from anvil_client import bundle as bundle_format
+from anvil_forge.core.errors import NotFound
+from anvil_forge.distribution import fanout, instances, keys
+from anvil_forge.distribution import queries as dist_queries
+from anvil_forge.distribution import services as dist_services
+from anvil_forge.distribution.bundles import build_bundle, current_sequence
+from anvil_forge.distribution.events import broker
+from anvil_forge.distribution.models import AccessToken
+from anvil_forge.prompts import queries as prompt_queries
+
+from .auth import actor
+from .pagination import Page, PageQuery, paginate
+from .responses import DELETE, LIST, WRITE, errors
+from .schemas import Resource, Text
+
+router = Router(tags=["distribution"])
+
+
+# --- schemas ---------------------------------------------------------------------------
+
+class AccessTokenOut(Resource):
+    project_id: uuid.UUID
+    label: str
+    prefix: str
+    last_used_at: datetime.datetime | None
+    revoked_at: datetime.datetime | None
+
+
+class AccessTokenCreated(AccessTokenOut):
+    token: str
+
+
+class AccessTokenCreate(Schema):
+    label: Text
+
+
+class PublishIn(Schema):
+    version: Text | None = None
+
+
+class PublishOut(Schema):
+    project_id: uuid.UUID
+    prompt_set_id: uuid.UUID
+    version: str
+    version_id: uuid.UUID
+    sequence: int
+    changed: bool
+
+
+class PublicKeyOut(Schema):
+    public_key: str
+    key_id: str
+
+
+class BundleOut(Schema):
+    """See docs/bundle-format.md and client/src/anvil_client/bundle.schema.json."""
+
+    model_config = {"extra": "allow"}
+    format: str
+    format_version: int
+    sequence: int
+    checksum: str
+    signature: str
+
+
+# --- access tokens -------------------------------------------------------------------------
+
+@router.get("/projects/{id}/access_tokens", response={200: Page[AccessTokenOut], **LIST})
+def list_access_tokens(request, id: uuid.UUID, page: PageQuery):
+    """The project's access tokens (their secrets are never shown again)."""
+    user = actor(request)
+    return paginate(dist_queries.access_tokens(user, prompt_queries.get_project(user, id)), page)
+
+
+@router.post("/projects/{id}/access_tokens", response={201: AccessTokenCreated, **WRITE})
+def create_access_token(request, id: uuid.UUID, payload: AccessTokenCreate):
+    """A new access token for LIVE clients (owners and admins). `token` is shown this once."""
+    user = actor(request)
+    token, secret = dist_services.create_access_token(user, prompt_queries.get_project(user, id), payload.label)
+    token.token = secret
+    return Status(201, token)
+
+
+@router.delete("/projects/{id}/access_tokens/{token_id}", response={204: None, **DELETE})
+def revoke_access_token(request, id: uuid.UUID, token_id: uuid.UUID):
+    """Revoke a token: the next request made with it is refused."""
+    user = actor(request)
+    project = prompt_queries.get_project(user, id)
+    token = AccessToken.objects.filter(project=project, pk=token_id).first()
+    if token is None:
+        raise NotFound("access token not found")
+    dist_services.revoke_access_token(user, token)
+    return Status(204, None)
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+@router.post("/prompt_sets/{id}/publish", response={200: PublishOut, **WRITE})
+def publish(request, id: uuid.UUID, payload: PublishIn | None = None):
+    """Publish a version (default: the newest) of a LOCKED prompt set to the project's LIVE clients."""
+    user = actor(request)
+    result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id),
+                                   payload.version if payload else None)
+    return {"project_id": result.project.pk, "prompt_set_id": result.prompt_set.pk, "version": result.version.label,
+            "version_id": result.version.pk, "sequence": result.sequence, "changed": result.changed}
+
+
+# --- for LIVE clients ------------------------------------------------------------------------
+
+class AccessTokenAuth(HttpBearer):
+    """``Authorization: Bearer ant_…``: a project access token."""
+
+    def authenticate(self, request: HttpRequest, token: str):
+        found = dist_services.authenticate_access_token(token)
+        if found is None:
+            raise AuthenticationError(401, "the access token is not valid (unknown or revoked)")
+        request.access_token = found
+        return found
+
+
+def token_project(request: HttpRequest, project_id: uuid.UUID):
+    """The project of the request's access token, which must be the one in the path (else: not found)."""
+    token = request.auth
+    if token.project_id != project_id:
+        raise NotFound("project not found")
+    return token.project
+
+
+def _bundle_response(request: HttpRequest, data: dict) -> HttpResponse:
+    tag = '"' + data["checksum"].removeprefix("sha256:") + '"'
+    if tag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+        response["ETag"] = tag
+        return response
+    body = bundle_format.canonical(data)
+    response = HttpResponse(content_type="application/json")
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        response["Content-Encoding"] = "gzip"
+    response.content = body
+    response["ETag"] = tag
+    response["Vary"] = "Accept-Encoding"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@router.get("/projects/{id}/current_bundle", auth=AccessTokenAuth(),
+            response={200: BundleOut, 304: None, **errors(404)})
+def current_bundle(request, id: uuid.UUID):
+    """The signed bundle of the project's published prompts (access token). `ETag` is the checksum;
+    `If-None-Match` → 304; gzip when accepted."""
+    return _bundle_response(request, build_bundle(token_project(request, id)))
+
+
+@router.get("/forge/public_key", auth=None, response={200: PublicKeyOut})
+def public_key(request):
+    """The key this FORGE signs bundles with; LIVE clients pin it."""
+    key = keys.public_key()
+    return {"public_key": key, "key_id": bundle_format.key_id(key)}
+
+
+# --- LIVE instances ---------------------------------------------------------------------------
+
+class InstanceIn(Schema):
+    instance_id: Text
+    host: Text = ""
+    mode: str
+    receiver_url: Text = ""
+    receiver_secret: Text = ""
+    sequence: int | None = None
+    versions: dict[str, str] = {}
+    client_version: Text = ""
+    use_counts: dict[str, int] = {}
+
+
+class InstanceOut(Resource):
+    instance_id: str
+    host: str
+    mode: str
+    receiver_url: str
+    sequence: int | None
+    versions: dict[str, str]
+    client_version: str
+    use_counts: dict[str, int]
+    last_seen_at: datetime.datetime
+    stale: bool
+
+    @staticmethod
+    def resolve_stale(obj):
+        return instances.is_stale(obj)
+
+
+@router.post("/projects/{id}/live_instances", auth=AccessTokenAuth(), response={200: InstanceOut, **errors(404, 422)})
+def register_instance(request, id: uuid.UUID, payload: InstanceIn):
+    """Register or heartbeat a LIVE client (access token)."""
+    token_project(request, id)
+    return instances.register(request.auth, payload.dict())
+
+
+@router.get("/projects/{id}/live_instances", response={200: Page[InstanceOut], **LIST})
+def list_instances(request, id: uuid.UUID, page: PageQuery):
+    """The project's LIVE clients, most recently seen first; `stale` ones missed their heartbeats."""
+    user = actor(request)
+    return paginate(instances.instances_for(user, prompt_queries.get_project(user, id)), page,
+                    order=("-last_seen_at", "-id"))
+
+
+# --- publications and deliveries ------------------------------------------------------------------
+
+class DeliveryOut(Resource):
+    instance_id: str
+    host: str
+    receiver_url: str
+    state: str
+    attempts: int
+    last_error: str
+    delivered_at: datetime.datetime | None
+
+    @staticmethod
+    def resolve_instance_id(obj):
+        return obj.instance.instance_id
+
+    @staticmethod
+    def resolve_host(obj):
+        return obj.instance.host
+
+    @staticmethod
+    def resolve_receiver_url(obj):
+        return obj.instance.receiver_url
+
+
+class PublicationOut(Schema):
+    id: uuid.UUID
+    sequence: int
+    prompt_set_id: uuid.UUID
+    version: str
+    created_at: datetime.datetime
+    deliveries: list[DeliveryOut]
+
+    @staticmethod
+    def resolve_version(obj):
+        return obj.version.label
+
+    @staticmethod
+    def resolve_deliveries(obj):
+        return list(obj.deliveries.select_related("instance"))
+
+
+@router.get("/projects/{id}/publications", response={200: Page[PublicationOut], **LIST})
+def list_publications(request, id: uuid.UUID, page: PageQuery):
+    """Every publish of the project, newest first, with each delivery's state."""
+    user = actor(request)
+    return paginate(dist_queries.publications(user, prompt_queries.get_project(user, id)), page,
+                    order=("-sequence", "-id"))
+
+
+@router.post("/deliveries/{id}/retry", response={200: DeliveryOut, **WRITE})
+def retry_delivery(request, id: uuid.UUID):
+    """Try a failed delivery again (owners and admins)."""
+    user = actor(request)
+    return fanout.retry(user, dist_queries.get_delivery(user, id))
+
+
+# --- streaming -----------------------------------------------------------------------------------
+
+HEARTBEAT_SECONDS = 15
+
+
+@router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404)})
+async def events(request, id: uuid.UUID):
+    """Server-Sent Events (access token): `hello` with the current sequence on connect, then `publish`
+    `{"sequence": n}` on every publish; a comment line every 15 s keeps the connection alive."""
+    project = token_project(request, id)
+    current = await sync_to_async(current_sequence)(project)
+
+    async def stream():
+        with broker.subscribe(project.pk) as queue:
+            yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': current})}\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+                    continue
+                yield f"event: publish\ndata: {json.dumps({'sequence': message['sequence']})}\n\n"
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,46 @@
+"""The one bundle builder, shared by every delivery path (pull, push, stream)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from anvil_client import bundle as format
+
+from . import keys
+from .models import Publication, PublishedVersion
+
+
+def current_sequence(project) -> int:
+    latest = Publication.objects.filter(project=project).order_by("-sequence").values("sequence").first()
+    return latest["sequence"] if latest else 0
+
+
+def build_bundle(project) -> dict:
+    """The signed bundle of the project's current published state (sequence 0: nothing published yet)."""
+    return _build(project.pk, current_sequence(project), keys.public_key())
+
+
+@lru_cache(maxsize=64)
+def _build(project_id, sequence: int, forge_key: str) -> dict:
+    # A (project, sequence) pair never changes once published, so its bundle can be cached.
+    from anvil_forge.prompts.models import Project
+
+    project = Project.objects.values("slug", "name", "created_at").get(pk=project_id)
+    latest = Publication.objects.filter(project_id=project_id, sequence=sequence).values("created_at").first()
+    created_at = (latest["created_at"].isoformat().replace("+00:00", "Z") if latest
+                  else project["created_at"].isoformat())
+    published = (PublishedVersion.objects.filter(project_id=project_id)
+                 .values_list("prompt_set__slug", "version__label", "version_id", "version__snapshot"))
+    prompt_sets, prompts = [], {}
+    for slug, label, version_id, snapshot in published:
+        prompt_sets.append({"slug": slug, "version": label, "version_id": str(version_id)})
+        for prompt_slug, prompt in snapshot["prompts"].items():
+            prompts[f"{slug}.{prompt_slug}"] = prompt
+    # Parameters were validated and normalised when each prompt was saved (prompts.validation);
+    # make_body still normalises a declaration that is not in that form (say, from an imported archive).
+    body = format.make_body(
+        project={"id": str(project_id), "slug": project["slug"], "name": project["name"]},
+        sequence=sequence, created_at=created_at, prompt_sets=prompt_sets, prompts=prompts, forge_key=forge_key,
+        parameters_normalised=True,
+    )
+    return format.seal(body, keys.private_key())

@@ -1,0 +1,110 @@
+"""Publish events for streaming clients (Server-Sent Events).
+
+``announce(project_id, sequence)`` is called after a publish commits. Every
+FORGE process keeps its streaming subscribers in memory; on PostgreSQL the
+announcement travels through ``NOTIFY anvil_publish`` so subscribers of every
+process hear it (a listener thread per process does ``LISTEN``); on SQLite
+(one process) it is dispatched in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+from django.db import connection
+
+log = logging.getLogger(__name__)
+CHANNEL = "anvil_publish"
+
+
+class Broker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(set)
+        self._listener: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @contextmanager
+    def subscribe(self, project_id: str):
+        """A queue that receives ``{"sequence": n, ...}`` for every publish of the project."""
+        self._ensure_listener()
+        entry = (asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
+        with self._lock:
+            self._subscribers[str(project_id)].add(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                self._subscribers[str(project_id)].discard(entry)
+
+    def subscriber_count(self, project_id: str | None = None) -> int:
+        with self._lock:
+            if project_id is not None:
+                return len(self._subscribers.get(str(project_id), ()))
+            return sum(len(s) for s in self._subscribers.values())
+
+    def dispatch(self, message: dict) -> None:
+        with self._lock:
+            targets = list(self._subscribers.get(str(message.get("project")), ()))
+        for loop, queue in targets:
+            loop.call_soon_threadsafe(_offer, queue, message)
+
+    def announce(self, project_id, sequence: int) -> None:
+        message = {"project": str(project_id), "sequence": sequence}
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(message)])
+        else:
+            self.dispatch(message)
+
+    # --- PostgreSQL LISTEN -----------------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        if connection.vendor != "postgresql" or (self._listener and self._listener.is_alive()):
+            return
+        with self._lock:
+            if self._listener and self._listener.is_alive():
+                return
+            self._ready.clear()
+            self._listener = threading.Thread(target=self._listen, name="anvil-listen", daemon=True)
+            self._listener.start()
+        self._ready.wait(timeout=5)  # so a publish right after subscribing is not missed
+
+    def _listen(self) -> None:
+        import psycopg
+
+        params = connection.get_connection_params()
+        delay = 0.5
+        while True:
+            try:
+                with psycopg.connect(**params, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    delay = 0.5
+                    for notify in conn.notifies():
+                        try:
+                            self.dispatch(json.loads(notify.payload))
+                        except ValueError:
+                            log.warning("anvil: ignored a malformed %s notification", CHANNEL)
+            except Exception as exc:  # reconnect with backoff; never let the thread die
+                log.warning("anvil: LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+
+def _offer(queue: asyncio.Queue, message: dict) -> None:
+    if queue.full():  # a subscriber that does not read only needs the newest sequence
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+    queue.put_nowait(message)
+
+
+broker = Broker()

@@ -1,0 +1,194 @@
+"""Durable fan-out: one delivery per registered ACCEPTING instance with a receiver, per publish.
+
+Deliveries are rows (``Delivery``) plus Django tasks (``tasks.deliver``) on
+the database backend. A delivery is *claimed* with one conditional UPDATE
+before it is sent, so two workers never send the same delivery at once; a
+claim expires, so a worker killed mid-send leaves it to be picked up again
+(``recover``, run whenever ``anvil worker`` starts). Receivers are idempotent
+by sequence, so a re-sent bundle is never applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from anvil_forge.audit.services import record
+from anvil_forge.core.errors import Conflict
+from anvil_forge.orgs import policy
+from anvil_forge.orgs.policy import Action
+
+from anvil_client.bundle import canonical
+
+from .bundles import build_bundle
+from .models import Delivery, DeliveryState, LiveInstance, Mode, Publication
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+RECENT = timedelta(days=1)  # instances not seen for a day are not pushed to
+
+
+def claim_duration() -> timedelta:
+    return timedelta(seconds=getattr(settings, "ANVIL_DELIVERY_CLAIM_SECONDS", 60))
+
+
+def backoff(attempts: int) -> timedelta:
+    base = getattr(settings, "ANVIL_DELIVERY_BACKOFF_SECONDS", 2.0)
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), 600))
+
+
+def _enqueue(delivery: Delivery, run_after=None) -> None:
+    from .tasks import deliver
+
+    task = deliver.using(run_after=run_after) if run_after else deliver
+    task.enqueue(str(delivery.pk))
+
+
+def _enqueue_all(deliveries: list[Delivery]) -> None:
+    with transaction.atomic():  # one commit for all the tasks, not one per task
+        for delivery in deliveries:
+            _enqueue(delivery)
+
+
+def plan(publication: Publication) -> list[Delivery]:
+    """Create the deliveries of a publication (in its transaction) and enqueue them once it commits."""
+    targets = LiveInstance.objects.filter(project_id=publication.project_id, last_seen_at__gte=timezone.now() - RECENT)
+    deliveries = []
+    for instance in targets.exclude(receiver_url=""):
+        frozen = instance.mode == Mode.FROZEN
+        deliveries.append(Delivery.objects.create(
+            publication=publication, instance=instance,
+            state=DeliveryState.SKIPPED if frozen else DeliveryState.PENDING,
+            last_error="the instance is FROZEN" if frozen else "",
+        ))
+    pending = [d for d in deliveries if d.state == DeliveryState.PENDING]
+    transaction.on_commit(lambda: _enqueue_all(pending))
+    return deliveries
+
+
+def _claim(delivery_id) -> Delivery | None:
+    now = timezone.now()
+    claimable = Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.SENDING, claimed_until__lt=now)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    won = Delivery.objects.filter(claimable & due, pk=delivery_id).update(
+        state=DeliveryState.SENDING, claimed_until=now + claim_duration(), attempts=F("attempts") + 1, updated_at=now)
+    if not won:
+        return None
+    return Delivery.objects.select_related("instance", "publication__project").get(pk=delivery_id)
+
+
+def _finish(delivery: Delivery, state: str, error: str = "", retry: bool = False) -> None:
+    now = timezone.now()
+    fields = {"state": state, "last_error": error[:1000], "claimed_until": None, "updated_at": now}
+    if state == DeliveryState.DELIVERED:
+        fields["delivered_at"] = now
+    if retry:
+        fields["next_attempt_at"] = now + backoff(delivery.attempts)
+    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(**fields)
+    if retry:
+        _enqueue(delivery, fields["next_attempt_at"])
+
+
+SIBLINGS = 200  # deliveries of the same publication pushed together by one task
+PARALLEL = 32
+
+
+def send(delivery_id) -> str | None:
+    """Claim and push one delivery — and, concurrently, the other claimable deliveries of the same
+    publication, so a fan-out to many instances takes about as long as the slowest push. Their own
+    tasks then find nothing left to claim. Returns the state the given delivery ended in (None: it was
+    not ours to send)."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return None
+    batch = [delivery]
+    siblings = (Delivery.objects.filter(publication_id=delivery.publication_id, state=DeliveryState.PENDING)
+                .exclude(pk=delivery.pk).values_list("pk", flat=True)[:SIBLINGS])
+    batch += [d for d in (_claim(pk) for pk in siblings) if d is not None]
+    payload = canonical(build_bundle(delivery.publication.project))  # current state: at least this new
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
+        outcomes = list(pool.map(lambda d: _push(d, payload), batch))
+    states = [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
+    return states[0]
+
+
+def _push(delivery: Delivery, payload: bytes):
+    """The HTTP part only (runs in a pool thread; no database access here)."""
+    instance = delivery.instance
+    try:
+        return httpx.post(instance.receiver_url, content=payload, timeout=10.0,
+                          headers={"Authorization": f"Bearer {instance.receiver_secret}",
+                                   "Content-Type": "application/json"})
+    except httpx.HTTPError as exc:
+        return f"could not reach the receiver: {exc.__class__.__name__}: {exc}"
+
+
+def _settle(delivery: Delivery, response) -> str:
+    if isinstance(response, str):
+        return _retry_or_fail(delivery, response)
+    answer = _json(response)
+    if response.status_code == 200:
+        state, error = DeliveryState.DELIVERED, ""
+    elif response.status_code == 409:
+        state, error = DeliveryState.SKIPPED, "the instance is FROZEN"
+    elif response.status_code == 422 and isinstance(answer.get("sequence"), int) \
+            and answer["sequence"] >= delivery.publication.sequence:
+        state, error = DeliveryState.DELIVERED, f"the instance already holds sequence {answer['sequence']}"
+    elif response.status_code >= 500 or response.status_code == 429:
+        return _retry_or_fail(delivery, f"the receiver answered {response.status_code}")
+    else:
+        state, error = DeliveryState.FAILED, (f"the receiver answered {response.status_code}: "
+                                              f"{answer.get('error', response.text[:200])}")
+    _finish(delivery, state, error)
+    return state
+
+
+def _retry_or_fail(delivery: Delivery, error: str) -> str:
+    if delivery.attempts < MAX_ATTEMPTS:
+        _finish(delivery, DeliveryState.PENDING, error, retry=True)
+        return DeliveryState.PENDING
+    _finish(delivery, DeliveryState.FAILED, f"{error} (gave up after {delivery.attempts} attempts)")
+    return DeliveryState.FAILED
+
+
+def _json(response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recover() -> int:
+    """Re-enqueue every unfinished delivery (pending, or sending — a claim held by a worker that died is
+    retried once it expires); returns how many. ``anvil worker`` runs this when it starts."""
+    now = timezone.now()
+    count = 0
+    for delivery in Delivery.objects.filter(state__in=[DeliveryState.PENDING, DeliveryState.SENDING]):
+        when = delivery.claimed_until if delivery.state == DeliveryState.SENDING else delivery.next_attempt_at
+        _enqueue(delivery, when if when and when > now else None)
+        count += 1
+    return count
+
+
+@transaction.atomic
+def retry(actor, delivery: Delivery) -> Delivery:
+    """The retry button: a failed delivery is tried again now (owners and admins)."""
+    project = delivery.publication.project
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "delivery")
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.state != DeliveryState.FAILED:
+        raise Conflict(f"only a failed delivery can be retried (this one is {delivery.state})")
+    delivery.state, delivery.next_attempt_at, delivery.attempts = DeliveryState.PENDING, None, 0
+    delivery.save(update_fields=["state", "next_attempt_at", "attempts", "updated_at"])
+    record(actor, project.organisation, "delivery.retry", delivery.instance,
+           {"project": project.slug, "sequence": delivery.publication.sequence}, target_type="live_instance")
+    transaction.on_commit(lambda: _enqueue(delivery))
+    return delivery
