@@ -47,7 +47,7 @@ def test_dashboard_counts(world):
     prompts.change_status(world.member, world.pset, "review")
     counts = queries.counts(world.member, world.org)
     assert counts == {"projects": 1, "prompt_sets": 1, "prompts": 1, "versions": 1, "in_review": 1, "locked": 0,
-                      "live_instances": None}
+                      "live_instances": 0}
     assert queries.counts(world.outsider, world.org)["projects"] == 0
 
 
