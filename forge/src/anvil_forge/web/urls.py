@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, distribution, orgs, pages, palette, projects, prompt_sets, prompts, versions
+from .views import accounts, distribution, forges, orgs, pages, palette, projects, prompt_sets, prompts, versions
 
 app_name = "web"
 
@@ -10,11 +10,24 @@ O = "o/<slug:org>/"
 P = O + "p/<slug:project>/"
 S = P + "s/<slug:pset>/"
 T = S + "prompts/<slug:prompt>/"
+F = "forges/<str:forge>/"
+R = F + "p/<uuid:project_id>/"
 
 urlpatterns = [
     path("", pages.home, name="dashboard"),
     path("help", pages.help_page, name="help"),
-    path("forges", pages.forges, name="forges"),
+    # forges (peering): known forges, browsing a remote read-only, connect / import; upload import
+    path("forges", forges.index, name="forges"),
+    path(F + "status", forges.status, name="forge_status"),
+    path(F, forges.browse, name="forge"),
+    path(F + "o/<uuid:org_id>/", forges.remote_org, name="forge_org"),
+    path(R, forges.remote_project, name="forge_project"),
+    path(R + "s/<slug:pset>/", forges.remote_project, name="forge_set"),
+    path(R + "s/<slug:pset>/prompts/<slug:prompt>/", forges.remote_project, name="forge_prompt"),
+    path(R + "connect", forges.connect, name="forge_connect"),
+    path(R + "import", forges.import_remote, name="forge_import"),
+    path("links/<uuid:link_id>/disconnect", forges.disconnect, name="forge_disconnect"),
+    path("import", forges.import_upload, name="import_project"),
     path("palette", palette.search, name="palette"),
     # accounts
     path("signup", accounts.signup, name="signup"),
@@ -47,6 +60,7 @@ urlpatterns = [
     path(P, projects.detail, name="project"),
     path(P + "edit", projects.edit, name="project_edit"),
     path(P + "delete", projects.delete, name="project_delete"),
+    path(P + "export", forges.export, name="project_export"),
     path(P + "new-set", prompt_sets.create, name="project_new_set"),
     path(P + "tokens/new", distribution.create_token, name="project_token_create"),
     path(P + "tokens/<uuid:token_id>/revoke", distribution.revoke_token, name="project_token_revoke"),

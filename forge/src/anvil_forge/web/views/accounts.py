@@ -12,6 +12,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from anvil_forge.accounts import magic_links
+from anvil_forge.accounts import queries as account_queries
 from anvil_forge.accounts import services as account_services
 from anvil_forge.accounts.throttle import Throttled, mail_throttle, sign_in
 from anvil_forge.core.errors import AnvilError, NotFound
@@ -127,8 +128,24 @@ def account(request):
                 login(request, user, backend=BACKEND)  # the password change rotated the session hash
                 messages.success(request, "Password changed.")
                 return redirect("web:account")
-    return page(request, "web/accounts/account.html", {"profile": profile, "password_form": password},
-                crumbs=crumbs(None, None, None, None, "Account"))
+        elif request.POST.get("form") == "api_key":
+            scopes = [scope for scope in ("read", "write") if request.POST.get(f"scope_{scope}")]
+            ok, made = attempt(request, lambda: account_services.create_api_key(
+                user, request.POST.get("name", ""), scopes))
+            if ok:
+                request.session["anvil_new_api_key"] = made[1]
+                messages.success(request, f"API key {made[0].name} created. Copy it now: it is not shown again.")
+                return redirect(reverse("web:account") + "#keys-h")
+        elif request.POST.get("form") == "revoke_key":
+            ok, key = attempt(request, lambda: account_services.revoke_api_key(user, request.POST.get("key_id")))
+            if ok:
+                messages.success(request, f"API key {key.name} revoked.")
+                return redirect(reverse("web:account") + "#keys-h")
+    return page(request, "web/accounts/account.html", {
+        "profile": profile, "password_form": password,
+        "api_keys": list(account_queries.api_keys_for(user)),
+        "new_api_key": request.session.pop("anvil_new_api_key", None),
+    }, crumbs=crumbs(None, None, None, None, "Account"))
 
 
 # --- password reset: Django's views, our templates, links on ANVIL_BASE_URL ----------------

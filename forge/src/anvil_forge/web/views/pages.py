@@ -1,4 +1,4 @@
-"""Dashboard, help and the Forges placeholder."""
+"""Dashboard and help (the Forges pages are in forges.py)."""
 
 from django.shortcuts import redirect
 
@@ -37,8 +37,3 @@ def dashboard(request):
 @web_view
 def help_page(request):
     return page(request, "web/help.html", crumbs=crumbs(None, None, None, None, "Help"))
-
-
-@web_view
-def forges(request):
-    return page(request, "web/forges.html", crumbs=crumbs(None, None, None, None, "Forges"))

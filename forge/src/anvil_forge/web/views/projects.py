@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
+from anvil_forge.peering import queries as peering_queries
 from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
 
@@ -32,6 +33,7 @@ def project_list(request, org):
     return page(request, "web/projects/list.html", {
         "org": org,
         "projects": prompt_queries.projects_overview(request.user, org),
+        "links": peering_queries.links_for(request.user, org),  # connected remote projects (peering)
         "can_manage": policy.can(request.user, Action.MANAGE_PROJECTS, org),
     }, crumbs=crumbs(org, None, None, None, "Projects"))
 

@@ -1,0 +1,100 @@
+"""Distribution on the web: publish a set; a project's access tokens, LIVE instances and publications."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from anvil_forge.distribution import fanout, instances
+from anvil_forge.distribution import queries as dist_queries
+from anvil_forge.distribution import services as dist_services
+from anvil_forge.distribution.models import AccessToken
+from anvil_forge.orgs import policy
+from anvil_forge.orgs.policy import Action
+
+from ..links import url_for
+from . import base
+from .base import attempt, web_view
+
+
+def project_context(user, project) -> dict:
+    """What the project page shows about distribution."""
+    org = project.organisation
+    live = list(instances.instances_for(user, project)[:100])
+    for instance in live:
+        instance.stale = instances.is_stale(instance)
+        instance.top_uses = sorted(instance.use_counts.items(), key=lambda kv: -kv[1])[:3]
+    return {
+        "can_distribute": policy.can(user, Action.MANAGE_DISTRIBUTION, org),
+        "access_tokens": list(dist_queries.access_tokens(user, project)[:50]),
+        "live_instances": live,
+        "published": list(dist_queries.published_versions(user, project)),
+        "publications": list(dist_queries.publications(user, project).prefetch_related("deliveries__instance")[:5]),
+    }
+
+
+@require_POST
+@web_view
+def publish(request, org, project, pset):
+    prompt_set = base.prompt_set(request, org, project, pset)
+    ok, result = attempt(request, lambda: dist_services.publish(request.user, prompt_set,
+                                                                request.POST.get("version") or None))
+    if ok:
+        if result.changed:
+            pushes = len([d for d in result.deliveries if d.state == "pending"])
+            messages.success(request, f"Published {prompt_set.slug}@{result.version.label} as sequence "
+                                      f"{result.sequence}: streaming and polling clients take it now"
+                                      + (f", {pushes} receiver(s) are being pushed to." if pushes else "."))
+        else:
+            messages.info(request, f"{prompt_set.slug}@{result.version.label} was already published.")
+        return redirect(url_for(prompt_set.project) + "#publications-h")
+    return redirect(url_for(prompt_set))
+
+
+@require_POST
+@web_view
+def create_token(request, org, project):
+    project = base.project(request, org, project)
+    ok, made = attempt(request, lambda: dist_services.create_access_token(
+        request.user, project, request.POST.get("label", "")))
+    if ok:
+        token, secret = made
+        request.session["anvil_new_token"] = {"id": str(token.pk), "secret": secret}
+        messages.success(request, f"Access token {token.label} created. Copy it now: it is not shown again.")
+    return redirect(url_for(project) + "#tokens-h")
+
+
+@require_POST
+@web_view
+def revoke_token(request, org, project, token_id):
+    project = base.project(request, org, project)
+    token = base.lookup(lambda: _token(project, token_id))
+    ok, _ = attempt(request, lambda: dist_services.revoke_access_token(request.user, token))
+    if ok:
+        messages.success(request, f"Access token {token.label} revoked.")
+    return redirect(url_for(project) + "#tokens-h")
+
+
+def _token(project, token_id):
+    from anvil_forge.core.errors import NotFound
+
+    token = AccessToken.objects.filter(project=project, pk=token_id).select_related("project__organisation").first()
+    if token is None:
+        raise NotFound("access token not found")
+    return token
+
+
+@require_POST
+@web_view
+def retry_delivery(request, org, project, delivery_id):
+    project = base.project(request, org, project)
+    delivery = base.lookup(lambda: dist_queries.get_delivery(request.user, delivery_id))
+    if delivery.publication.project_id != project.pk:
+        from django.http import Http404
+
+        raise Http404("delivery not found")
+    ok, _ = attempt(request, lambda: fanout.retry(request.user, delivery))
+    if ok:
+        messages.success(request, f"Delivery to {delivery.instance.host or delivery.instance.instance_id} queued again.")
+    return redirect(url_for(project) + "#publications-h")
