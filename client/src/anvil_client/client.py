@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -154,6 +155,9 @@ class Client:
         self._uses: dict[str, int] = {}
         self._stream_thread: threading.Thread | None = None
         self._streaming = False
+        self._http_client = None
+        self._http_settings: tuple | None = None
+        self._http_lock = threading.Lock()
         self._lock = threading.RLock()
         self._table = _Table({})
         self._etag: str | None = None
@@ -341,16 +345,25 @@ class Client:
 
     # --- pulling ------------------------------------------------------------------------
 
+    @contextmanager
     def _http(self):
+        """The client's one HTTP connection pool (made on first use, shared by every thread: creating
+        an httpx.Client costs tens of milliseconds, more than a whole pull on loopback)."""
         import httpx
 
         if not (self.forge_url and self.project and self._token):
             raise ConfigurationError("forge_url, project and access_token are needed to sync")
         if not self.forge_url.startswith("https://") and not _is_loopback(self.forge_url):
             raise ConfigurationError("the FORGE URL must use https:// (plain http:// is allowed on loopback only)")
-        return httpx.Client(base_url=self.forge_url, timeout=self.timeout,
-                            headers={"Authorization": f"Bearer {self._token}",
-                                     "User-Agent": f"anvil-client/{__version__}"})
+        settings = (self.forge_url, self._token, self.timeout)
+        with self._http_lock:
+            http = self._http_client
+            if http is None or http.is_closed or self._http_settings != settings:
+                http = self._http_client = httpx.Client(
+                    base_url=self.forge_url, timeout=self.timeout,
+                    headers={"Authorization": f"Bearer {self._token}", "User-Agent": f"anvil-client/{__version__}"})
+                self._http_settings = settings
+        yield http
 
     def fetch_public_key(self) -> str:
         """Ask the FORGE for its public key (used by ``connect`` to pin it on first use)."""
@@ -426,6 +439,9 @@ class Client:
         for thread in (self._thread, self._stream_thread):
             if thread and thread.is_alive() and thread is not threading.current_thread():
                 thread.join(timeout=5)
+        http, self._http_client = self._http_client, None
+        if http is not None:
+            http.close()
 
     close = stop
 

@@ -11,6 +11,7 @@ by sequence, so a re-sent bundle is never applied twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -73,15 +74,21 @@ def plan(publication: Publication) -> list[Delivery]:
     return deliveries
 
 
-def _claim(delivery_id) -> Delivery | None:
+def _claim(condition: Q) -> list[Delivery]:
+    """Claim every claimable delivery matching ``condition`` with one conditional UPDATE; returns them.
+
+    The UPDATE only takes rows that are pending (or whose earlier claim expired) and due, so when two
+    workers race, each row goes to exactly one of them.
+    """
     now = timezone.now()
     claimable = Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.SENDING, claimed_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    won = Delivery.objects.filter(claimable & due, pk=delivery_id).update(
-        state=DeliveryState.SENDING, claimed_until=now + claim_duration(), attempts=F("attempts") + 1, updated_at=now)
-    if not won:
-        return None
-    return Delivery.objects.select_related("instance", "publication__project").get(pk=delivery_id)
+    token = uuid.uuid4()
+    Delivery.objects.filter(condition & claimable & due).update(
+        state=DeliveryState.SENDING, claimed_until=now + claim_duration(), attempts=F("attempts") + 1,
+        claim=token, updated_at=now)
+    return list(Delivery.objects.filter(claim=token, state=DeliveryState.SENDING)
+                .select_related("instance", "publication__project"))
 
 
 def _finish(delivery: Delivery, state: str, error: str = "", retry: bool = False) -> None:
@@ -105,27 +112,29 @@ def send(delivery_id) -> str | None:
     publication, so a fan-out to many instances takes about as long as the slowest push. Their own
     tasks then find nothing left to claim. Returns the state the given delivery ended in (None: it was
     not ours to send)."""
-    delivery = _claim(delivery_id)
-    if delivery is None:
+    claimed = _claim(Q(pk=delivery_id))
+    if not claimed:
         return None
-    batch = [delivery]
+    delivery = claimed[0]
     siblings = (Delivery.objects.filter(publication_id=delivery.publication_id, state=DeliveryState.PENDING)
                 .exclude(pk=delivery.pk).values_list("pk", flat=True)[:SIBLINGS])
-    batch += [d for d in (_claim(pk) for pk in siblings) if d is not None]
+    batch = [delivery] + _claim(Q(pk__in=list(siblings)))
     payload = canonical(build_bundle(delivery.publication.project))  # current state: at least this new
-    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
-        outcomes = list(pool.map(lambda d: _push(d, payload), batch))
+    workers = min(PARALLEL, len(batch))
+    with httpx.Client(timeout=10.0, limits=httpx.Limits(max_connections=workers)) as http, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda d: _push(http, d, payload), batch))
     states = [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
     return states[0]
 
 
-def _push(delivery: Delivery, payload: bytes):
+def _push(http: httpx.Client, delivery: Delivery, payload: bytes):
     """The HTTP part only (runs in a pool thread; no database access here)."""
     instance = delivery.instance
     try:
-        return httpx.post(instance.receiver_url, content=payload, timeout=10.0,
-                          headers={"Authorization": f"Bearer {instance.receiver_secret}",
-                                   "Content-Type": "application/json"})
+        return http.post(instance.receiver_url, content=payload,
+                         headers={"Authorization": f"Bearer {instance.receiver_secret}",
+                                  "Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         return f"could not reach the receiver: {exc.__class__.__name__}: {exc}"
 

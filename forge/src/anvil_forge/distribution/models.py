@@ -103,6 +103,8 @@ class Delivery(Timestamped):
     delivered_at = models.DateTimeField(null=True, blank=True)
     # While SENDING: until when the claim holds (a worker killed mid-send leaves it to expire).
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Which claim (one UPDATE by one worker) took it: lets a worker claim a whole batch at once.
+    claim = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["instance__host", "instance__instance_id"]
