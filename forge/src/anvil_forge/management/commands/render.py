@@ -1,7 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
+from anvil_client import cli as client_cli
+from anvil_client.errors import AnvilClientError
 from anvil_forge.accounts.models import User
 from anvil_forge.core.errors import AnvilError
 from anvil_forge.orgs.models import Organisation
@@ -9,20 +9,12 @@ from anvil_forge.prompts.rendering import render_address
 
 
 def parse_variables(pairs: list[str]) -> dict:
-    """``name=value`` (a string, coerced by the parameter's type) or ``name:=JSON``."""
-    variables = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.rstrip(":"):
-            raise CommandError(f"-v {pair}: expected name=value or name:=JSON")
-        if name.endswith(":"):
-            name = name[:-1]
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"-v {pair}: the value after ':=' is not JSON ({exc.msg})") from None
-        variables[name] = value
-    return variables
+    """``name=value`` (a string, coerced by the parameter's type) or ``name:=JSON`` — the same syntax as
+    ``anvil-client render``, parsed by the same function."""
+    try:
+        return client_cli.parse_variables(pairs)
+    except AnvilClientError as exc:
+        raise CommandError(exc.message) from None
 
 
 class Command(BaseCommand):
