@@ -53,8 +53,13 @@ def _enqueue(delivery: Delivery, run_after=None) -> None:
 
 
 def _enqueue_all(deliveries: list[Delivery]) -> None:
-    with transaction.atomic():  # one commit for all the tasks, not one per task
-        for delivery in deliveries:
+    if not deliveries:
+        return
+    # The first task on its own, so a worker can start (it pushes the siblings too) while the rest,
+    # the durable backstop for each delivery, are written in one commit.
+    _enqueue(deliveries[0])
+    with transaction.atomic():
+        for delivery in deliveries[1:]:
             _enqueue(delivery)
 
 

@@ -105,6 +105,6 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishRe
     record(actor, project.organisation, "prompt_set.publish", prompt_set,
            {"project": project.slug, "version": version.label, "sequence": sequence,
             "previous": current.version.label if current else None})
+    transaction.on_commit(lambda: broker.announce(project.pk, sequence))  # first: streams are the fastest path
     deliveries = fanout.plan(publication)
-    transaction.on_commit(lambda: broker.announce(project.pk, sequence))
     return PublishResult(project, prompt_set, version, sequence, True, publication, deliveries)
