@@ -5,9 +5,10 @@ LOCKED prompt set of 10 prompts and 40 versions, an access token and an API
 key, then starts ``anvil serve`` and ``anvil worker`` on it:
 
 - **fan-out**: 100 real LIVE clients with receivers (``anvil_client.receiver``
-  on loopback, threads of this process) are registered; the time is from the
-  publish request (``POST …/publish`` over HTTP) to the last of the 100 clients
-  serving the new sequence. Median of 3 publishes.
+  on loopback) in 4 separate processes, as separate applications would be, are
+  registered; the time is from the publish request (``POST …/publish`` over
+  HTTP) to the FORGE recording the last of the 100 deliveries as delivered (a
+  receiver answers 200 only after applying). Median of 3 publishes.
 - **stream**: one real ``Client`` holds ``GET …/events``; 30 publishes, each
   timed from the publish request to the client serving the new sequence
   (p50 / p95).
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, Row, emit, fmt_seconds, run_child, rows_from, verdict  # noqa: E402
 
 RECEIVERS = 100
+RECEIVER_PROCESSES = 4
 STREAM_PUBLISHES = 30
 STREAMS = 500
 
@@ -100,7 +102,7 @@ def child() -> dict:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         worker = subprocess.Popen([anvil, "worker", "--no-reload", "--no-startup-delay"], env=env, cwd=REPO,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        servers, clients = [], []
+        servers, clients, receiver_procs = [], [], []
         labels = iter(f"1.{minor}.0" for minor in range(40))
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
@@ -128,20 +130,27 @@ def child() -> dict:
             before = rss_mb(server.pid)
             many = asyncio.run(many_streams(base, str(project.pk), token, publish))
             many["rss_before_mb"], many["rss_after_mb"] = before, many.pop("rss_during_mb", None)
-            # --- fan-out to 100 receivers (last: their registrations would slow the phases above)
-            for n in range(RECEIVERS):
-                client = Client(forge_url=base, project=str(project.pk), access_token=token,
-                                cache_dir=Path(data_dir) / f"r{n}", public_key=public_key, background=False)
-                httpd = make_server(client.receiver(), "127.0.0.1", 0)
-                threading.Thread(target=httpd.serve_forever, daemon=True).start()
-                client.receiver_url = f"http://127.0.0.1:{httpd.server_address[1]}/anvil/receive"
-                assert client.register()
-                servers.append(httpd)
-                clients.append(client)
+            # --- fan-out to 100 receivers (last: their registrations would slow the phases above) ----
+            # The receivers are real anvil_client receivers in RECEIVER_PROCESSES separate processes, as
+            # separate applications would be; "applied" is read from the FORGE's delivery records (a
+            # delivery is marked delivered when its receiver answered 200 after applying).
+            from anvil_forge.distribution.models import Delivery, DeliveryState
+
+            procs = []
+            per = RECEIVERS // RECEIVER_PROCESSES
+            for n in range(RECEIVER_PROCESSES):
+                procs.append(subprocess.Popen(
+                    [sys.executable, __file__, "--receivers", str(per), base, str(project.pk), token, public_key,
+                     str(Path(data_dir) / f"recv{n}")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+            for proc in procs:
+                assert proc.stdout.readline().strip() == "ready"
+            receiver_procs.extend(procs)
             fanout = []
             for _ in range(3):
                 started, sequence = publish()
-                ok = wait_until(lambda: all(c.sequence == sequence for c in clients), 30)
+                done = lambda: Delivery.objects.filter(  # noqa: E731
+                    publication__sequence=sequence, state=DeliveryState.DELIVERED).count() == RECEIVERS
+                ok = wait_until(done, 30, interval=0.005)
                 fanout.append(time.perf_counter() - started if ok else float("inf"))
                 time.sleep(0.3)
             return {"fanout": fanout, "stream": latencies, "stream_missed": STREAM_PUBLISHES - len(latencies),
@@ -150,7 +159,7 @@ def child() -> dict:
             for httpd in servers:
                 httpd.shutdown()
                 httpd.server_close()
-            for process in (server, worker):
+            for process in (server, worker, *receiver_procs):
                 process.terminate()
                 try:
                     process.wait(timeout=15)
@@ -238,8 +247,29 @@ def run() -> list[Row]:
     return rows
 
 
+def receivers(count: int, base: str, project: str, token: str, public_key: str, cache_root: str) -> None:
+    """A process holding ``count`` LIVE clients with receivers; prints "ready" once all are registered."""
+    from anvil_client.client import Client
+    from anvil_client.receiver import make_server
+
+    held = []
+    for n in range(count):
+        client = Client(forge_url=base, project=project, access_token=token, cache_dir=Path(cache_root) / str(n),
+                        public_key=public_key, background=False)
+        httpd = make_server(client.receiver(), "127.0.0.1", 0)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        client.receiver_url = f"http://127.0.0.1:{httpd.server_address[1]}/anvil/receive"
+        assert client.register()
+        held.append((client, httpd))
+    print("ready", flush=True)
+    threading.Event().wait()  # until terminated
+
+
 if __name__ == "__main__":
-    if "--child" in sys.argv:
+    if "--receivers" in sys.argv:
+        i = sys.argv.index("--receivers")
+        receivers(int(sys.argv[i + 1]), *sys.argv[i + 2:i + 7])
+    elif "--child" in sys.argv:
         emit(child())
     else:
         for row in run():
