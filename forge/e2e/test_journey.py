@@ -77,6 +77,8 @@ def test_context_engineer_journey(new_page, server):
     expect(template).to_be_focused()
     template.press("End")
     template.press_sequentially(" %}")
+    expect(template).to_have_value(re.compile(r"\{% endif %\}$"))
+    template.press("Tab")  # leaving the field re-checks it too ("change"), as a person's next step would
     expect(page.locator("#syntax-summary")).to_contain_text("Template compiles")
     expect(missing).to_contain_text("company")
     expect(missing).to_contain_text("vip")
