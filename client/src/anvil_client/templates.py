@@ -180,14 +180,8 @@ def _with_location(message: str, line: int | None, column: int | None) -> str:
     return f"{message} (line {line}, column {column})"
 
 
-class TemplateSyntaxError(TemplateError):
-    """The template source is not valid (for this environment).
-
-    ``line`` and ``column`` are 1-based and point at the offending token when
-    known; the message then ends with ``(line L, column C)``.  Also raised for
-    blocks nested deeper than :data:`MAX_NESTING_DEPTH`, unknown filters and the
-    forbidden ``include``/``render`` tags.
-    """
+class _Located(TemplateError):
+    """An error that may know where in the template it happened (1-based line and column)."""
 
     line: int | None
     column: int | None
@@ -198,6 +192,19 @@ class TemplateSyntaxError(TemplateError):
         super().__init__(_with_location(message, line, column))
         self.line = line
         self.column = column
+
+
+class TemplateSyntaxError(_Located):
+    """The template source is not valid (for this environment).
+
+    ``line`` and ``column`` are 1-based and point at the offending token when
+    known; the message then ends with ``(line L, column C)``.  Also raised for
+    blocks nested deeper than :data:`MAX_NESTING_DEPTH`, unknown filters and the
+    forbidden ``include``/``render`` tags.
+    """
+
+    line: int | None
+    column: int | None
 
 
 class TemplateTooLarge(TemplateError):
@@ -211,7 +218,7 @@ class TemplateTooLarge(TemplateError):
         self.size = size
 
 
-class RenderError(TemplateError):
+class RenderError(_Located):
     """Something went wrong while rendering.
 
     ``line``/``column`` (1-based) locate the failing statement when known.
@@ -219,13 +226,6 @@ class RenderError(TemplateError):
 
     line: int | None
     column: int | None
-
-    def __init__(
-        self, message: str, line: int | None = None, column: int | None = None
-    ) -> None:
-        super().__init__(_with_location(message, line, column))
-        self.line = line
-        self.column = column
 
 
 class UndefinedVariableError(RenderError):

@@ -196,16 +196,24 @@ def remote_project(request, forge, project_id, pset=None, prompt=None):
 
 # --- connect, disconnect, import from a remote ------------------------------------------------------------
 
-@require_POST
-@web_view
-def connect(request, forge, project_id):
-    forge = _forge(forge)
+def _target(request, forge_name, project_id):
+    """The known forge, the remote project's page (to go back to) and the organisation chosen in the form
+    (None, with a message, when the choice is not valid)."""
+    forge = _forge(forge_name)
     back = reverse("web:forge_project", args=[forge.name, project_id])
     form = _target_form(request)
     if not form.is_valid():
         messages.error(request, "Choose an organisation where you are an owner or admin.")
+        return forge, back, None
+    return forge, back, form.chosen()
+
+
+@require_POST
+@web_view
+def connect(request, forge, project_id):
+    forge, back, organisation = _target(request, forge, project_id)
+    if organisation is None:
         return redirect(back)
-    organisation = form.chosen()
     try:
         detail = remote.project(forge, project_id)
     except RemoteError as exc:
@@ -237,13 +245,9 @@ def disconnect(request, link_id):
 @web_view
 def import_remote(request, forge, project_id):
     """Fetch the remote project's export and import it into one of the user's organisations."""
-    forge = _forge(forge)
-    back = reverse("web:forge_project", args=[forge.name, project_id])
-    form = _target_form(request)
-    if not form.is_valid():
-        messages.error(request, "Choose an organisation where you are an owner or admin.")
+    forge, back, organisation = _target(request, forge, project_id)
+    if organisation is None:
         return redirect(back)
-    organisation = form.chosen()
     try:
         data = remote.export(forge, project_id)
     except RemoteError as exc:
