@@ -66,7 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
-	$(BIN)/python -m compileall -q client/src forge/src
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) client/src/*.egg-info forge/src/*.egg-info node_modules $(VENDOR)
