@@ -102,6 +102,8 @@ def test_schema_problems_are_named(rich, change, field, message):
     (lambda c: c["prompt_sets"][0]["prompts"][1].update(name="Summarise"), "prompts[system].name", "appears twice"),
     (lambda c: c["prompt_sets"][0]["prompts"][0].update(template="{% if %}"), "prompts[summarise].template",
      "does not compile"),
+    (lambda c: next(iter(c["prompt_sets"][0]["versions"][0]["snapshot"]["prompts"].values())).update(
+        template="{% include 'secrets' %}"), "versions[0.1.0].snapshot.prompts[", "does not compile"),
     (lambda c: c["prompt_sets"][0]["prompts"][0]["parameters"].append({"name": "n", "type": "number"}),
      "prompts[summarise].parameters", "more than once"),
     (lambda c: c["prompt_sets"][0].update(last_sequence=1), "prompt_sets[chat].last_sequence", "at least"),

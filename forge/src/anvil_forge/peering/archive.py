@@ -237,10 +237,9 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
             problem = _parameters_problem(prompt["parameters"])
             if problem:
                 add((f"{pwhere}.parameters", problem))
-            try:
-                tpl.compile_template(prompt["template"])
-            except tpl.TemplateError as exc:
-                add((f"{pwhere}.template", f"does not compile: {exc}"))
+            problem = _template_problem(prompt["template"])
+            if problem:
+                add((f"{pwhere}.template", problem))
         labels: list[str] = []
         previous = 0
         for version in prompt_set["versions"]:
@@ -259,9 +258,20 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
                 problem = _parameters_problem(snap["parameters"])
                 if problem:
                     add((f"{vwhere}.snapshot.prompts[{pslug}].parameters", problem))
+                problem = _template_problem(snap["template"])  # versions are what gets published
+                if problem:
+                    add((f"{vwhere}.snapshot.prompts[{pslug}].template", problem))
         if prompt_set["last_sequence"] < previous:
             add((f"{where}.last_sequence", f"must be at least the highest version sequence ({previous})"))
     return problems
+
+
+def _template_problem(source: str) -> str | None:
+    try:
+        tpl.compile_template(source)
+    except tpl.TemplateError as exc:
+        return f"does not compile: {exc}"
+    return None
 
 
 def _parameters_problem(parameters: list) -> str | None:
