@@ -52,3 +52,21 @@ def world(make_user):
 def refresh(obj):
     obj.refresh_from_db()
     return obj
+
+
+@pytest.fixture
+def own_data_dir(settings, tmp_path):
+    """A fresh data directory for the test: its own FORGE signing key, mail files and the like."""
+    from anvil_forge.distribution import keys
+
+    settings.DATA_DIR = tmp_path
+    keys._load.cache_clear()
+    return tmp_path
+
+
+@pytest.fixture
+def locked(world):
+    """The world with its prompt set reviewed and LOCKED (ready to publish)."""
+    prompts.change_status(world.member, world.pset, "review")
+    prompts.change_status(world.admin, world.pset, "locked")
+    return world

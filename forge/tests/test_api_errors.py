@@ -68,7 +68,8 @@ def test_an_unexpected_error_is_500_without_details(world, as_role, monkeypatch)
 
 
 def test_an_idle_session_gets_401_not_a_redirect(world, settings):
-    middleware = pytest.importorskip("anvil_forge.web.middleware")
+    from anvil_forge.web import middleware
+
     client = Client()
     client.force_login(world.member)
     session = client.session

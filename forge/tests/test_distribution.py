@@ -11,10 +11,7 @@ from anvil_forge.distribution.services import (
 from anvil_forge.prompts import services as prompts
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_data_dir")
 
 
 @pytest.fixture

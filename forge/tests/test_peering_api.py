@@ -16,10 +16,7 @@ from .api_support import BASE, Api, as_role, assert_error, fresh_rate_limits, ke
 from .peering_support import rich, tampered, target_org  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path  # the FORGE key /forge/info shows is made here
-    keys._load.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_data_dir")
 
 
 # --- browsing -------------------------------------------------------------------------------------------

@@ -101,18 +101,7 @@ class ForgePromptSet(Schema):
     prompts: list[ForgePrompt] = Field(description="the working copy, by name")
 
 
-class ForgeProjectDetail(Schema):
-    id: uuid.UUID
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    organisation: OrganisationRef
-    name: str
-    slug: str
-    description: str = ""
-    prompt_set_count: int
-    prompt_count: int
-    version_count: int
-    last_updated_at: datetime.datetime
+class ForgeProjectDetail(ForgeProject):
     prompt_sets: list[ForgePromptSet]
 
 

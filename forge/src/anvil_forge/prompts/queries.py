@@ -126,25 +126,23 @@ def diff(user, prompt_set: PromptSet, from_label: str, to_label: str | None = No
 
 # --- the web UI: lookups by slug, overviews, search ---------------------------------
 
+def _by_slug(queryset, slug: str, what: str):
+    found = queryset.filter(slug=slug).first()
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found
+
+
 def get_project_by_slug(user, organisation, slug: str) -> Project:
-    project = projects_for(user, organisation).filter(slug=slug).first()
-    if project is None:
-        raise NotFound("project not found")
-    return project
+    return _by_slug(projects_for(user, organisation), slug, "project")
 
 
 def get_prompt_set_by_slug(user, project, slug: str) -> PromptSet:
-    prompt_set = prompt_sets_for(user, project).filter(slug=slug).first()
-    if prompt_set is None:
-        raise NotFound("prompt set not found")
-    return prompt_set
+    return _by_slug(prompt_sets_for(user, project), slug, "prompt set")
 
 
 def get_prompt_by_slug(user, prompt_set, slug: str) -> Prompt:
-    prompt = prompts_for(user, prompt_set).filter(slug=slug).first()
-    if prompt is None:
-        raise NotFound("prompt not found")
-    return prompt
+    return _by_slug(prompts_for(user, prompt_set), slug, "prompt")
 
 
 def _count(qs, field: str):
