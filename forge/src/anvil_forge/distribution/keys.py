@@ -1,17 +1,15 @@
-"""The FORGE's Ed25519 signing key, created on first start in the data directory."""
+"""The FORGE's Ed25519 signing key, created in the data directory the first time it is needed."""
 
 from __future__ import annotations
 
-import os
-import threading
 from functools import cache
 
 from django.conf import settings
 
 from anvil_client import bundle as bundles
+from anvil_forge.core.files import create_once
 
 KEY_FILE = "forge_ed25519.pem"
-_lock = threading.Lock()
 
 
 def _path():
@@ -19,20 +17,9 @@ def _path():
 
 
 def ensure_key() -> None:
-    """Create the key file if it does not exist yet (0600, never overwritten)."""
-    path = _path()
-    with _lock:
-        if path.exists():
-            return
-        pem = bundles.private_key_to_pem(bundles.generate_private_key())
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process won the race: use theirs
-            return
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
+    """Create the key file if it does not exist yet (0600, never overwritten; when processes race, the
+    first one's key is everyone's)."""
+    create_once(_path(), bundles.private_key_to_pem(bundles.generate_private_key()))
 
 
 @cache
