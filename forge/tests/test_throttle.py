@@ -75,3 +75,56 @@ def test_success_resets_failures(make_user, settings):
     with pytest.raises(ValidationError):
         sign_in("ann@example.com", "wrong password!!", client_address="1.1.1.1")
     sign_in("ann@example.com", GOOD_PASSWORD, client_address="1.1.1.1")
+
+
+def test_concurrent_failures_are_all_counted(settings):
+    """Over Redis, as with REDIS_URL: eight threads failing at once are each counted (one atomic INCR)."""
+    import os
+
+    working = settings.CACHES
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": os.environ.get("ANVIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+                                   "KEY_PREFIX": f"throttle-test-{os.getpid()}"}}
+    try:
+        cache.clear()
+        _count_concurrent_failures()
+    finally:
+        cache.clear()
+        settings.CACHES = working
+
+
+def _count_concurrent_failures():
+    import threading
+
+    throttle = Throttle("t", per_email=1000, per_address=1000, window_minutes=5)
+    start = threading.Barrier(8)
+
+    def fail():
+        start.wait()
+        for _ in range(25):
+            throttle.hit("a@example.com", "1.1.1.1")
+
+    threads = [threading.Thread(target=fail) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    Throttle("t", per_email=201, per_address=1000).check("a@example.com", "2.2.2.2")  # 200: under 201
+    with pytest.raises(Throttled):
+        Throttle("t", per_email=200, per_address=1000).check("a@example.com", "2.2.2.2")
+
+
+def test_sign_in_works_when_the_cache_is_down(make_user, settings, caplog):
+    """With REDIS_URL pointing at a Redis that is not there, sign-in is unthrottled, not broken."""
+    working = settings.CACHES
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
+                                   "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    try:
+        user = make_user("ann@example.com")
+        with pytest.raises(ValidationError):
+            sign_in("ann@example.com", "wrong password!!", client_address="1.1.1.1")
+        assert sign_in("ann@example.com", GOOD_PASSWORD, client_address="1.1.1.1") == user
+        assert "sign-in throttling is unavailable" in caplog.text
+    finally:
+        settings.CACHES = working  # before the cache is cleared at teardown

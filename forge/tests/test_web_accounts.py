@@ -92,6 +92,24 @@ def test_login_throttling(client, make_user, settings):
     assert "_auth_user_id" not in client.session
 
 
+def test_the_admin_site_signs_in_through_the_throttled_sign_in_page(client, make_user, settings):
+    settings.ANVIL_LOGIN_ATTEMPTS_PER_EMAIL = 3
+    make_user("root@example.com", site_admin=True)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/login?next=%2Fadmin%2F"
+    for _ in range(5):  # the admin's own form is not there to guess passwords at
+        response = client.post("/admin/login/", {"username": "root@example.com", "password": "wrong password!"})
+        assert response.status_code == 302 and response["Location"].startswith("/login?next=")
+    assert client.get("/admin/login/?next=https://evil.example/").headers["Location"] == "/login?next=%2Fadmin%2F"
+    for _ in range(3):
+        client.post("/login?next=/admin/", {"email": "root@example.com", "password": "wrong password!"})
+    assert client.post("/login?next=/admin/", {"email": "root@example.com", "password": GOOD_PASSWORD}).status_code == 429
+    cache.clear()
+    response = client.post("/login?next=/admin/", {"email": "root@example.com", "password": GOOD_PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
 def test_magic_link_sign_in(client, make_user):
     user = make_user("ann@example.com")
     response = client.post("/login/magic", {"email": "ann@example.com"}, follow=True)

@@ -16,6 +16,7 @@ The counters live in the ``default`` cache: local memory per process unless
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 from django.conf import settings
@@ -23,6 +24,8 @@ from django.contrib.auth import authenticate
 from django.core.cache import cache
 
 from anvil_forge.core.errors import AnvilError, ValidationError
+
+logger = logging.getLogger(__name__)
 
 
 class Throttled(AnvilError):
@@ -65,25 +68,45 @@ class Throttle:
     def check(self, email: str, address: str) -> None:
         """Raise :class:`Throttled` when either counter is at its limit."""
         for kind, value, limit in self._counters(email, address):
-            entry = cache.get(_key(self.scope, kind, value))
-            if entry and entry["count"] >= limit:
-                retry = max(1, int(entry["until"] - time.time()))
+            key = _key(self.scope, kind, value)
+            count = _cache(cache.get, key)
+            until = _cache(cache.get, key + ":until") or time.time() + self.window
+            if count is not None and count >= limit and until > time.time():
+                retry = max(1, int(until - time.time()))
                 who = "this e-mail address" if kind == "email" else "your network address"
                 raise Throttled(f"Too many attempts for {who}. Wait {_minutes(retry)} and try again.", retry)
 
     def hit(self, email: str, address: str) -> None:
-        """Count one attempt (a failure for sign-in, a request for mail)."""
+        """Count one attempt (a failure for sign-in, a request for mail). The count is one atomic increment
+        (Redis ``INCR``), so concurrent failures are never under-counted; the window starts with the first."""
         now = time.time()
         for kind, value, _ in self._counters(email, address):
             key = _key(self.scope, kind, value)
-            entry = cache.get(key)
-            if not entry or entry["until"] <= now:
-                entry = {"count": 0, "until": now + self.window}
-            entry["count"] += 1
-            cache.set(key, entry, timeout=max(1, int(entry["until"] - now)))
+            until = _cache(cache.get, key + ":until")
+            if until is not None and until <= now:  # the window is over: start a new one
+                _cache(cache.delete_many, [key, key + ":until"])
+            if _cache(cache.add, key, 0, timeout=self.window):
+                _cache(cache.set, key + ":until", now + self.window, timeout=self.window)
+            try:
+                _cache(cache.incr, key)
+            except ValueError:  # the window ended between the two calls: this attempt starts a new one
+                _cache(cache.set, key, 1, timeout=self.window)
+                _cache(cache.set, key + ":until", now + self.window, timeout=self.window)
 
     def reset(self, email: str) -> None:
-        cache.delete(_key(self.scope, "email", email))
+        _cache(cache.delete, _key(self.scope, "email", email))
+
+
+def _cache(operation, *args, **kwargs):
+    """A cache call that fails open: if the cache (Redis) cannot be reached, sign-in still works —
+    unthrottled, with a warning logged — rather than every sign-in failing with a server error."""
+    try:
+        return operation(*args, **kwargs)
+    except ValueError:
+        raise
+    except Exception:
+        logger.warning("sign-in throttling is unavailable (cache error); not counting", exc_info=True)
+        return None
 
 
 def login_throttle() -> Throttle:
