@@ -73,6 +73,26 @@ def test_each_key_user_and_address_has_its_own_count(world, settings):
     assert [r.status_code for r in guesses] == [401, 401, 429]
 
 
+@pytest.mark.usefixtures("own_data_dir")
+def test_live_clients_are_counted_per_instance_not_per_shared_address(world, settings):
+    """Many instances of an application behind one NAT share an address, not a count."""
+    from anvil_forge.distribution.services import create_access_token
+
+    settings.ANVIL_API_RATE_LIMIT = "2/minute"
+    _, token = create_access_token(world.admin, world.project, "prod")
+    path = f"/projects/{world.project.pk}/current_bundle"
+    nat = Client(REMOTE_ADDR="10.0.0.9")
+    for instance in ("pod-a", "pod-b"):
+        api = Api(token, client=nat, **{"X-Anvil-Instance": instance})
+        assert [api.get(path).status_code for _ in range(3)] == [200, 200, 429]
+    # Without the header, the address counts (the NAT's count is still fresh: the pods did not use it).
+    assert [Api(token, client=nat).get(path).status_code for _ in range(3)] == [200, 200, 429]
+    # A bad token is counted by its address whatever instance it claims to be.
+    guesses = [Api("ant_nope", client=Client(REMOTE_ADDR="10.0.0.8"), **{"X-Anvil-Instance": f"p{n}"}).get(path)
+               for n in range(3)]
+    assert [r.status_code for r in guesses] == [401, 401, 429]
+
+
 def test_pages_outside_the_api_are_not_counted(world, settings):
     settings.ANVIL_API_RATE_LIMIT = "1/minute"
     client = Client()

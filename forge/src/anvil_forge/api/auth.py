@@ -37,14 +37,27 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def api_key_of(request: HttpRequest) -> ApiKey | None:
-    """The valid API key the request presents (looked up once per request, shared with the rate limiter)."""
-    cached = getattr(request, "_anvil_api_key", _UNSET)
+def _once(request: HttpRequest, attribute: str, authenticate):
+    """``authenticate(bearer token)`` for this request, looked up once and kept on the request (the rate
+    limiter and the endpoint's auth share it); None without a bearer token."""
+    cached = getattr(request, attribute, _UNSET)
     if cached is _UNSET:
         token = bearer_token(request)
-        cached = authenticate_api_key(token) if token else None
-        request._anvil_api_key = cached
+        cached = authenticate(token) if token else None
+        setattr(request, attribute, cached)
     return cached
+
+
+def api_key_of(request: HttpRequest) -> ApiKey | None:
+    """The valid API key the request presents, or None."""
+    return _once(request, "_anvil_api_key", authenticate_api_key)
+
+
+def access_token_of(request: HttpRequest):
+    """The valid project access token the request presents, or None."""
+    from anvil_forge.distribution.services import authenticate_access_token
+
+    return _once(request, "_anvil_access_token", authenticate_access_token)
 
 
 def scope_for(method: str) -> str:

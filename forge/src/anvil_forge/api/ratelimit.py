@@ -7,8 +7,8 @@ remaining count and reset time. It has no Django-cache storage of its own, so
 in the ``default`` cache, local memory by default or Redis when ``REDIS_URL``
 is set (settings.py), so several server processes share one count.
 
-Callers are counted by API key, else signed-in user, else client address
-(:func:`identity`).
+Callers are counted by API key, else LIVE instance (a project access token and the client's
+``X-Anvil-Instance`` header), else signed-in user, else client address (:func:`identity`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from limits import RateLimitItem, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
-from .auth import api_key_of
+from .auth import access_token_of, api_key_of
 
 DEFAULT_LIMIT = "600/minute"
 logger = logging.getLogger("anvil_forge.api")
@@ -141,9 +141,22 @@ def _by_api_key(request: HttpRequest) -> str | None:
     return f"key:{key.pk}" if key is not None else None
 
 
+@identifier
+def _by_live_instance(request: HttpRequest) -> str | None:
+    """A LIVE client (a project access token) counts per instance: an application's many instances
+    often share one address (a NAT), and each polls, streams and heartbeats on its own. The instance is
+    the client's ``X-Anvil-Instance`` header, else its address."""
+    token = access_token_of(request)
+    if token is None:
+        return None
+    instance = (request.headers.get("X-Anvil-Instance") or "")[:64] or f"ip:{client_address(request)}"
+    return f"live:{token.pk}:{instance}"
+
+
 def identity(request) -> str:
-    """What the limit counts: a valid API key (or other registered credential), else the signed-in user,
-    else the client address. An invalid credential counts as its address, so guessing keys gains nothing."""
+    """What the limit counts: a valid API key (or another registered credential: a LIVE instance), else the
+    signed-in user, else the client address. An invalid credential counts as its address, so guessing keys
+    gains nothing."""
     for find in IDENTIFIERS:
         who = find(request)
         if who:
