@@ -6,23 +6,12 @@ import json
 import pytest
 
 from anvil_client import bundle as bundle_format
-from anvil_forge.distribution import keys
 from anvil_forge.prompts import services as prompts
 
 from .api_support import Api, as_role, assert_error, fresh_rate_limits  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
-
-
-@pytest.fixture
-def locked(world):
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
-    return world
+pytestmark = pytest.mark.usefixtures("own_data_dir")
 
 
 def test_access_tokens_lifecycle(world, as_role):

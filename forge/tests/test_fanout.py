@@ -11,24 +11,13 @@ from anvil_client.client import Client
 from anvil_client.receiver import make_server
 from anvil_forge.core.errors import Conflict, PermissionDenied
 from anvil_forge.distribution import fanout, instances, keys
-from anvil_forge.distribution.models import Delivery, DeliveryState
+from anvil_forge.distribution.models import Delivery, DeliveryState, LiveInstance
 from anvil_forge.distribution.services import create_access_token, publish
-from anvil_forge.prompts import services as prompts
 
 from .api_support import Api, as_role, fresh_rate_limits  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
-
-
-@pytest.fixture
-def locked(world):
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
-    return world
+pytestmark = pytest.mark.usefixtures("own_data_dir")
 
 
 @pytest.fixture
@@ -53,6 +42,24 @@ def live_client(locked, tmp_path):
         server.server_close()
 
 
+def test_new_instances_past_the_projects_limit_are_refused_naming_it(locked, settings):
+    from datetime import timedelta
+
+    from anvil_forge.distribution.models import LiveInstance
+
+    settings.ANVIL_MAX_LIVE_INSTANCES = 2
+    _, token = create_access_token(locked.admin, locked.project, "prod")
+    path = f"/projects/{locked.project.pk}/live_instances"
+    for name in ("a", "b"):
+        assert Api(token).post(path, {"instance_id": name, "mode": "accepting"}).status_code == 200
+    refused = Api(token).post(path, {"instance_id": "c", "mode": "accepting"})
+    assert refused.status_code == 422 and "ANVIL_MAX_LIVE_INSTANCES" in refused.json()["error"]["message"]
+    assert Api(token).post(path, {"instance_id": "a", "mode": "frozen"}).status_code == 200  # known: heartbeats go on
+    LiveInstance.objects.filter(instance_id="b").update(last_seen_at=timezone.now() - timedelta(days=2))
+    assert Api(token).post(path, {"instance_id": "c", "mode": "accepting"}).status_code == 200  # b is gone
+    assert LiveInstance.objects.count() == 3
+
+
 def test_registration_is_listed_with_mode_versions_and_staleness(locked, live_client, as_role, settings):
     client = live_client("a")
     listed = as_role("member").get(f"/projects/{locked.project.pk}/live_instances").json()["data"]
@@ -71,20 +78,78 @@ def test_bad_registrations_are_refused(locked, live_client):
     assert Api().post(path, {"instance_id": "i", "mode": "frozen"}).status_code == 401
 
 
-def test_publish_pushes_to_accepting_receivers_and_skips_frozen(locked, live_client,
-                                                                django_capture_on_commit_callbacks):
+def test_publish_pushes_to_accepting_receivers_and_skips_frozen(locked, live_client):
     accepting, frozen = live_client("a"), live_client("f", mode="frozen")
+    second = live_client("b")
     frozen.apply(_empty(locked), force=True)  # holds sequence 0: nothing published yet
-    with django_capture_on_commit_callbacks(execute=True):
-        result = publish(locked.admin, locked.pset)
+    result = publish(locked.admin, locked.pset)
     states = {d.instance.instance_id: d.state for d in result.deliveries}
-    assert states == {accepting.instance_id: "pending", frozen.instance_id: "skipped"}
-    assert DBTaskResult.objects.count() == 1  # one task per pending delivery
-    [pending] = [d for d in result.deliveries if d.state == "pending"]
-    assert fanout.send(pending.pk) == "delivered"
+    assert states == {accepting.instance_id: "pending", second.instance_id: "pending", frozen.instance_id: "skipped"}
+    # One task for the whole publication, written in the publish's own transaction.
+    [task] = DBTaskResult.objects.all()
+    assert task.task_path.endswith("deliver_publication") and task.args_kwargs["args"] == [str(result.publication.pk)]
+    assert fanout.send_publication(result.publication.pk) == 2
     assert accepting.sequence == 1 and accepting.prompt("emails.welcome", name="Ada") == "Hello Ada!"
-    assert fanout.send(pending.pk) is None  # already delivered: never sent twice
+    assert second.sequence == 1
+    # The listing shows what each instance serves now, from its receiver's answer (no heartbeat needed).
+    held = {i.instance_id: (i.mode, i.sequence, i.versions) for i in LiveInstance.objects.all()}
+    assert held == {accepting.instance_id: ("accepting", 1, {"emails": "1.0.0"}),
+                    second.instance_id: ("accepting", 1, {"emails": "1.0.0"}),
+                    frozen.instance_id: ("frozen", None, {})}
+    assert fanout.send_publication(result.publication.pk) == 0  # already delivered: never sent twice
+    assert all(fanout.send(d.pk) is None for d in result.deliveries)
     assert frozen.sequence == 0
+
+
+def test_an_instance_frozen_since_it_registered_is_shown_frozen_with_what_it_holds(locked, live_client):
+    client = live_client("a")
+    client.apply(_empty(locked), force=True)
+    client.set_mode("frozen")  # not running in the background: the FORGE has not been told
+    result = publish(locked.admin, locked.pset)
+    assert fanout.send_publication(result.publication.pk) == 1
+    [delivery] = Delivery.objects.all()
+    assert delivery.state == "skipped" and client.sequence == 0
+    instance = LiveInstance.objects.get()
+    assert (instance.mode, instance.sequence, instance.versions) == ("frozen", 0, {})
+
+
+def test_revoking_a_token_stops_pushes_to_the_instances_it_registered(locked, live_client):
+    from anvil_forge.distribution.models import AccessToken
+    from anvil_forge.distribution.services import revoke_access_token
+
+    kept, dropped = live_client("kept"), live_client("dropped")
+    _, other = create_access_token(locked.admin, locked.project, "other")
+    assert Api(other).post(f"/projects/{locked.project.pk}/live_instances", kept.describe()).status_code == 200
+    revoke_access_token(locked.admin, AccessToken.objects.get(label="prod"))
+    result = publish(locked.admin, locked.pset)
+    assert [d.instance.instance_id for d in result.deliveries] == [kept.instance_id]
+    assert fanout.send_publication(result.publication.pk) == 1
+    assert kept.sequence == 1 and dropped.sequence is None
+
+
+def test_a_publish_with_no_one_to_push_to_enqueues_nothing(locked, live_client):
+    live_client("f", mode="frozen")
+    publish(locked.admin, locked.pset)
+    assert not DBTaskResult.objects.exists()
+
+
+def test_a_failing_worker_hands_its_claims_back(locked, live_client, monkeypatch):
+    client = live_client("a")
+    result = publish(locked.admin, locked.pset)
+
+    def broken(project):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(fanout, "build_bundle", broken)
+    with pytest.raises(RuntimeError):
+        fanout.send_publication(result.publication.pk)
+    [delivery] = Delivery.objects.all()
+    assert delivery.state == "pending" and "the worker failed: RuntimeError: database went away" in delivery.last_error
+    assert delivery.next_attempt_at is not None  # retried after a backoff, in a task of its own
+    assert DBTaskResult.objects.filter(args_kwargs__args=[str(delivery.pk)]).exists()
+    monkeypatch.undo()
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+    assert fanout.send(delivery.pk) == "delivered" and client.sequence == 1
 
 
 def _empty(locked):
@@ -95,7 +160,6 @@ def _empty(locked):
 
 def test_unreachable_receivers_are_retried_with_backoff_then_failed_and_retryable(locked, live_client, as_role):
     client = live_client("a")
-    from anvil_forge.distribution.models import LiveInstance
 
     LiveInstance.objects.filter(instance_id=client.instance_id).update(receiver_url="http://127.0.0.1:9/anvil/receive")
     [delivery] = publish(locked.admin, locked.pset).deliveries

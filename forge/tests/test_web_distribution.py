@@ -5,7 +5,6 @@ import re
 import pytest
 from django.test import Client
 
-from anvil_forge.distribution import keys
 from anvil_forge.distribution.instances import register
 from anvil_forge.distribution.models import AccessToken, Delivery
 from anvil_forge.distribution.services import authenticate_access_token, create_access_token
@@ -15,23 +14,13 @@ PROJECT = "/o/acme/p/support/"
 SET = PROJECT + "s/emails/"
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_data_dir")
 
 
 def browser(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def locked(world):
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
-    return world
 
 
 def test_publish_button_is_enabled_only_for_managers_of_locked_sets(world):
@@ -100,3 +89,22 @@ def test_api_keys_on_the_account_page(world):
     assert "scope" in refused  # no scope ticked: the service's message is shown
     me.post("/account", {"form": "revoke_key", "key_id": str(key.pk)})
     assert authenticate_api_key(secret) is None
+
+
+def test_instances_gone_for_a_day_are_counted_not_listed(locked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from anvil_forge.distribution.models import LiveInstance
+
+    _, secret = create_access_token(locked.admin, locked.project, "prod")
+    token = authenticate_access_token(secret)
+    for n in range(3):  # an application restarted three times: three instances
+        register(token, {"instance_id": f"i-{n}", "host": f"web-{n}", "mode": "accepting"})
+    LiveInstance.objects.exclude(instance_id="i-2").update(last_seen_at=timezone.now() - timedelta(days=2))
+    page = browser(locked.member).get(PROJECT).content.decode()
+    assert "web-2" in page and "web-0" not in page and "web-1" not in page
+    assert "2 instances not heard from for a day are not listed" in page
+    listed = [i.instance_id for i in LiveInstance.objects.filter(project=locked.project)]
+    assert sorted(listed) == ["i-0", "i-1", "i-2"]  # kept: the API still lists them

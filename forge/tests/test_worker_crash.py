@@ -3,56 +3,18 @@ and no LIVE instance applies the bundle twice."""
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 
-from anvil_client.client import Client
-from anvil_client.receiver import Receiver, make_server
-from anvil_forge.distribution import keys
 from anvil_forge.distribution.models import Delivery, DeliveryState
-from anvil_forge.distribution.services import create_access_token, publish
-from anvil_forge.distribution.instances import register
-from anvil_forge.distribution.services import authenticate_access_token
+from anvil_forge.distribution.services import authenticate_access_token, create_access_token, publish
 from anvil_forge.prompts import services as prompts
 
+from .receivers import start_receivers, stop_receivers, wait_for
 from .servers import start_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_data_dir")]
 INSTANCES = 12
-
-
-class CountingReceiver(Receiver):
-    """A real receiver that is slow (so the kill lands mid-fan-out) and counts what it applied."""
-
-    def __init__(self, client):
-        super().__init__(client)
-        self.applied = 0
-        self.requests = 0
-
-    def handle(self, authorization, body):
-        self.requests += 1
-        time.sleep(3.0)
-        status, answer = super().handle(authorization, body)
-        if answer.get("applied"):
-            self.applied += 1
-        return status, answer
-
-
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_worker_killed_mid_fanout_finishes_after_restart_without_duplicates(world, tmp_path):
@@ -60,18 +22,8 @@ def test_worker_killed_mid_fanout_finishes_after_restart_without_duplicates(worl
     prompts.change_status(world.admin, world.pset, "locked")
     _, secret = create_access_token(world.admin, world.project, "prod")
     token = authenticate_access_token(secret)
-    receivers, servers = [], []
-    for n in range(INSTANCES):
-        client = Client(forge_url="http://127.0.0.1:9", project=str(world.project.pk), access_token=secret,
-                        cache_dir=tmp_path / f"c{n}", public_key=keys.public_key(), background=False)
-        receiver = CountingReceiver(client)
-        server = make_server(receiver, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        client.receiver_url = f"http://127.0.0.1:{server.server_address[1]}/anvil/receive"
-        client.receiver_secret = receiver.secret
-        register(token, client.describe())
-        receivers.append(receiver)
-        servers.append(server)
+    # Slow receivers (three seconds an answer), so the kill lands while pushes are in flight.
+    receivers, servers = start_receivers(world.project, secret, token, INSTANCES, tmp_path, delay=3.0)
     env = {"ANVIL_DELIVERY_CLAIM_SECONDS": "5", "ANVIL_DELIVERY_BACKOFF_SECONDS": "0.5"}
     worker = start_worker(**env)
     try:
@@ -87,9 +39,33 @@ def test_worker_killed_mid_fanout_finishes_after_restart_without_duplicates(worl
     finally:
         worker.kill()
         worker.wait()
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+        stop_receivers(servers)
     assert [r.applied for r in receivers] == [1] * INSTANCES
     assert sum(r.requests for r in receivers) > INSTANCES  # pushes in flight at the kill were sent again
     assert all(r.client.sequence == 1 for r in receivers)
+
+
+def test_the_worker_carries_on_after_a_database_error(monkeypatch):
+    """A database restart must not end `anvil worker`: its loop starts again."""
+    from io import StringIO
+
+    from django.db import OperationalError
+    from django_tasks_db.management.commands.db_worker import Command as DbWorker
+
+    from anvil_forge.management.commands.worker import Command
+
+    runs = []
+
+    def loop(self, *args, **options):
+        runs.append(options)
+        if len(runs) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return "stopped"
+
+    monkeypatch.setattr(DbWorker, "handle", loop)
+    monkeypatch.setattr(Command, "_recover", lambda self: None)
+    command = Command(stderr=StringIO())
+    command.RETRY_SECONDS = 0
+    assert command._serve(interval=0.05) == "stopped"
+    assert len(runs) == 3
+    assert command.stderr.getvalue().count("The database failed (OperationalError: server closed") == 2

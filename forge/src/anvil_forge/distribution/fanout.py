@@ -1,13 +1,13 @@
 """Durable fan-out: one delivery per registered ACCEPTING instance with a receiver, per publish.
 
-Deliveries are rows (``Delivery``) plus Django tasks (``tasks.deliver``) on
-the database backend. A delivery is *claimed* with one conditional UPDATE
-before it is sent, so two workers never send the same delivery at once; a
-claim expires, so a worker killed mid-send leaves it to be picked up again
-(``recover``, run whenever ``anvil worker`` starts). Receivers are idempotent
-by sequence, so a re-sent bundle is never applied twice.
+Deliveries are rows (``Delivery``); a publish writes them and one task (``tasks.deliver_publication``)
+in its own transaction, on the database backend. A delivery is *claimed* with one conditional UPDATE
+before it is sent, so two workers never send the same delivery at once, and only the claim's holder
+records its outcome. A claim expires, so a worker killed mid-send leaves it to be picked up again: by
+the sweep every running ``anvil worker`` makes (``reclaim_expired``) or by ``recover`` when a worker
+starts. Retries are one ``tasks.deliver`` per delivery. Receivers are idempotent by sequence, so a
+re-sent bundle is never applied twice.
 """
-
 from __future__ import annotations
 
 import logging
@@ -22,18 +22,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict
+from anvil_forge.core.errors import Conflict, ValidationError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
 from anvil_client.bundle import canonical
 
 from .bundles import build_bundle
+from .instances import clean_held, gone_since  # instances gone for a day are not pushed to
 from .models import Delivery, DeliveryState, LiveInstance, Mode, Publication
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
-RECENT = timedelta(days=1)  # instances not seen for a day are not pushed to
 
 
 def claim_duration() -> timedelta:
@@ -52,30 +52,32 @@ def _enqueue(delivery: Delivery, run_after=None) -> None:
     task.enqueue(str(delivery.pk))
 
 
-def _enqueue_all(deliveries: list[Delivery]) -> None:
-    if not deliveries:
-        return
-    # The first task on its own, so a worker can start (it pushes the siblings too) while the rest,
-    # the durable backstop for each delivery, are written in one commit.
-    _enqueue(deliveries[0])
-    with transaction.atomic():
-        for delivery in deliveries[1:]:
-            _enqueue(delivery)
+def _enqueue_publication(publication_id) -> None:
+    from .tasks import deliver_publication
+
+    deliver_publication.enqueue(str(publication_id))
 
 
 def plan(publication: Publication) -> list[Delivery]:
-    """Create the deliveries of a publication (in its transaction) and enqueue them once it commits."""
-    targets = LiveInstance.objects.filter(project_id=publication.project_id, last_seen_at__gte=timezone.now() - RECENT)
+    """Create the deliveries of a publication and the one task that pushes them all, in the publication's
+    transaction: the publish, its deliveries and their task commit together or not at all (retries are
+    then one task per delivery)."""
+    # Instances heard from in the last day, with a receiver, registered with a token that is still valid
+    # (revoking a token stops its pushes).
+    targets = LiveInstance.objects.filter(
+        project_id=publication.project_id, last_seen_at__gte=gone_since(),
+        access_token__isnull=False, access_token__revoked_at__isnull=True).exclude(receiver_url="")
     deliveries = []
-    for instance in targets.exclude(receiver_url=""):
+    for instance in targets:
         frozen = instance.mode == Mode.FROZEN
-        deliveries.append(Delivery.objects.create(
+        deliveries.append(Delivery(
             publication=publication, instance=instance,
             state=DeliveryState.SKIPPED if frozen else DeliveryState.PENDING,
             last_error="the instance is FROZEN" if frozen else "",
         ))
-    pending = [d for d in deliveries if d.state == DeliveryState.PENDING]
-    transaction.on_commit(lambda: _enqueue_all(pending))
+    deliveries = Delivery.objects.bulk_create(deliveries)  # one INSERT (both databases return the keys)
+    if any(d.state == DeliveryState.PENDING for d in deliveries):
+        _enqueue_publication(publication.pk)
     return deliveries
 
 
@@ -103,34 +105,68 @@ def _finish(delivery: Delivery, state: str, error: str = "", retry: bool = False
         fields["delivered_at"] = now
     if retry:
         fields["next_attempt_at"] = now + backoff(delivery.attempts)
-    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(**fields)
+    # Only while the claim is ours: if it expired and another worker took the delivery over, its outcome counts.
+    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING, claim=delivery.claim).update(**fields)
     if retry:
         _enqueue(delivery, fields["next_attempt_at"])
 
 
-SIBLINGS = 200  # deliveries of the same publication pushed together by one task
-PARALLEL = 32
+PARALLEL = 32  # pushes at once
+PUSH_TIMEOUT = 10.0  # seconds per push
+
+
+def batch_size() -> int:
+    """How many deliveries one claim takes: as many as are surely pushed before the claim expires
+    (rounds of PARALLEL pushes of at most PUSH_TIMEOUT each, with one round to spare)."""
+    rounds = max(1, int(claim_duration().total_seconds() // PUSH_TIMEOUT) - 1)
+    return PARALLEL * rounds
+
+
+def send_publication(publication_id) -> int:
+    """Claim every pending delivery of a publication and push them concurrently, so a fan-out to many
+    instances takes about as long as the slowest push. Returns how many were pushed."""
+    # Only never-tried deliveries: one that failed once waits for its backoff, in a task of its own.
+    fresh = Delivery.objects.filter(publication_id=publication_id, state=DeliveryState.PENDING,
+                                    next_attempt_at__isnull=True)
+    pushed = 0
+    while batch := _claim(Q(pk__in=list(fresh.values_list("pk", flat=True)[:batch_size()]))):
+        _push_all(batch)
+        pushed += len(batch)
+    return pushed
 
 
 def send(delivery_id) -> str | None:
-    """Claim and push one delivery — and, concurrently, the other claimable deliveries of the same
-    publication, so a fan-out to many instances takes about as long as the slowest push. Their own
-    tasks then find nothing left to claim. Returns the state the given delivery ended in (None: it was
-    not ours to send)."""
+    """Claim and push one delivery (a retry, or one re-queued by ``recover``) — and, concurrently, the other
+    claimable deliveries of the same publication, whose own tasks then find nothing left to claim.
+    Returns the state the given delivery ended in (None: it was not ours to send)."""
     claimed = _claim(Q(pk=delivery_id))
     if not claimed:
         return None
     delivery = claimed[0]
     siblings = (Delivery.objects.filter(publication_id=delivery.publication_id, state=DeliveryState.PENDING)
-                .exclude(pk=delivery.pk).values_list("pk", flat=True)[:SIBLINGS])
-    batch = [delivery] + _claim(Q(pk__in=list(siblings)))
-    payload = canonical(build_bundle(delivery.publication.project))  # current state: at least this new
-    workers = min(PARALLEL, len(batch))
-    with httpx.Client(timeout=10.0, limits=httpx.Limits(max_connections=workers)) as http, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(lambda d: _push(http, d, payload), batch))
-    states = [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
-    return states[0]
+                .exclude(pk=delivery.pk).values_list("pk", flat=True)[:batch_size() - 1])
+    return _push_all([delivery] + _claim(Q(pk__in=list(siblings))))[0]
+
+
+def _push_all(batch: list[Delivery]) -> list[str]:
+    """Push the current bundle to every claimed delivery of ``batch`` (one publication); record each outcome.
+
+    If anything unexpected fails, the claims are handed back (pending, retried after a backoff) before the
+    error propagates, so no delivery waits for its claim to expire or for the worker to restart.
+    """
+    try:
+        payload = canonical(build_bundle(batch[0].publication.project))  # current state: at least this new
+        workers = min(PARALLEL, len(batch))
+        with httpx.Client(timeout=PUSH_TIMEOUT, limits=httpx.Limits(max_connections=workers)) as http, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(lambda d: _push(http, d, payload), batch))
+        with transaction.atomic():  # one commit for the whole batch, not one per delivery
+            return [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
+    except Exception as exc:
+        for delivery in batch:
+            _finish(delivery, DeliveryState.PENDING, f"the worker failed: {exc.__class__.__name__}: {exc}",
+                    retry=True)
+        raise
 
 
 def _push(http: httpx.Client, delivery: Delivery, payload: bytes):
@@ -148,6 +184,8 @@ def _settle(delivery: Delivery, response) -> str:
     if isinstance(response, str):
         return _retry_or_fail(delivery, response)
     answer = _json(response)
+    if response.status_code in (200, 409, 422):
+        _record_held(delivery.instance, answer, frozen=response.status_code == 409)
     if response.status_code == 200:
         state, error = DeliveryState.DELIVERED, ""
     elif response.status_code == 409:
@@ -162,6 +200,19 @@ def _settle(delivery: Delivery, response) -> str:
                                               f"{answer.get('error', response.text[:200])}")
     _finish(delivery, state, error)
     return state
+
+
+def _record_held(instance: LiveInstance, answer: dict, frozen: bool) -> None:
+    """Keep the instance's listing current with what its receiver says it serves now (its sequence and
+    versions), instead of waiting for its next heartbeat; a 409 also says it is FROZEN now."""
+    fields = {"mode": Mode.FROZEN} if frozen else {}
+    if isinstance(answer.get("sequence"), int) and "versions" in answer:
+        try:
+            fields.update(clean_held(answer))
+        except ValidationError:
+            pass  # an answer we cannot read says nothing about what it holds
+    if fields:
+        LiveInstance.objects.filter(pk=instance.pk).update(**fields, last_seen_at=timezone.now())
 
 
 def _retry_or_fail(delivery: Delivery, error: str) -> str:
@@ -190,6 +241,20 @@ def recover() -> int:
         _enqueue(delivery, when if when and when > now else None)
         count += 1
     return count
+
+
+def reclaim_expired() -> int:
+    """Hand back the deliveries whose claim expired — their worker died mid-push — and queue them again;
+    returns how many. Every ``anvil worker`` runs this periodically, so a surviving worker finishes what a
+    dead one left. One conditional UPDATE decides which worker re-queues each delivery."""
+    now, token = timezone.now(), uuid.uuid4()
+    with transaction.atomic():
+        Delivery.objects.filter(state=DeliveryState.SENDING, claimed_until__lt=now).update(
+            state=DeliveryState.PENDING, claimed_until=None, claim=token, updated_at=now)
+        expired = list(Delivery.objects.filter(claim=token, state=DeliveryState.PENDING))
+        for delivery in expired:
+            _enqueue(delivery)
+    return len(expired)
 
 
 @transaction.atomic

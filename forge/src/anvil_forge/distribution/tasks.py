@@ -6,6 +6,12 @@ from . import fanout
 
 
 @task()
+def deliver_publication(publication_id: str) -> int:
+    """Push a new publication's bundle to every pending LIVE instance at once (see fanout.send_publication)."""
+    return fanout.send_publication(publication_id)
+
+
+@task()
 def deliver(delivery_id: str) -> str | None:
-    """Push the current bundle to one LIVE instance (see fanout.send)."""
+    """Push the current bundle to one LIVE instance: a retry or a recovered delivery (see fanout.send)."""
     return fanout.send(delivery_id)

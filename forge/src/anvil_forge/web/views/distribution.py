@@ -21,14 +21,12 @@ from .base import attempt, web_view
 def project_context(user, project) -> dict:
     """What the project page shows about distribution."""
     org = project.organisation
-    live = list(instances.instances_for(user, project)[:100])
-    for instance in live:
-        instance.stale = instances.is_stale(instance)
-        instance.top_uses = sorted(instance.use_counts.items(), key=lambda kv: -kv[1])[:3]
+    live, gone = instances.overview(user, project)
     return {
         "can_distribute": policy.can(user, Action.MANAGE_DISTRIBUTION, org),
         "access_tokens": list(dist_queries.access_tokens(user, project)[:50]),
         "live_instances": live,
+        "gone_instances": gone,
         "published": list(dist_queries.published_versions(user, project)),
         "publications": list(dist_queries.publications(user, project).prefetch_related("deliveries__instance")[:5]),
     }
