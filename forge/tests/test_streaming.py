@@ -16,24 +16,10 @@ from anvil_forge.distribution import keys
 from anvil_forge.distribution.services import create_access_token
 from anvil_forge.prompts import services as prompts
 
+from .receivers import wait_for
 from .servers import start_server, stop
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    keys._load.cache_clear()
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_data_dir")]
 
 
 def test_a_publish_reaches_a_streaming_client_quickly(world, tmp_path):
@@ -51,7 +37,7 @@ def test_a_publish_reaches_a_streaming_client_quickly(world, tmp_path):
                     cache_dir=tmp_path / "client", public_key=keys.public_key(), poll_interval=3600,
                     heartbeat_interval=3600)
     try:
-        assert wait_for(lambda: client._streaming), "the client did not open the event stream"
+        assert wait_for(lambda: client._streaming, 10), "the client did not open the event stream"
         started = time.monotonic()
         answer = httpx.post(f"{publish_url}/api/v1/prompt_sets/{world.pset.pk}/publish", json={},
                             headers={"Authorization": f"Bearer {key}"})
@@ -59,13 +45,84 @@ def test_a_publish_reaches_a_streaming_client_quickly(world, tmp_path):
         assert wait_for(lambda: client.sequence == 1, timeout=5), client.status()
         assert time.monotonic() - started < 2.0
         assert client.prompt("emails.welcome", name="Ada") == "Hello Ada!"
-        # The instance registered itself (heartbeat at start) and is listed with what it holds now.
-        client.register()
-        listed = httpx.get(f"{publish_url}/api/v1/projects/{world.project.pk}/live_instances",
-                           headers={"Authorization": f"Bearer {key}"}).json()["data"]
-        assert [(i["instance_id"], i["sequence"], i["versions"]) for i in listed] == [
-            (client.instance_id, 1, {"emails": "1.0.0"})]
+        # The instance reported what it serves as soon as it applied it (its heartbeat is an hour away).
+        def listed():
+            return [(i["instance_id"], i["sequence"], i["versions"]) for i in httpx.get(
+                f"{publish_url}/api/v1/projects/{world.project.pk}/live_instances",
+                headers={"Authorization": f"Bearer {key}"}).json()["data"]]
+
+        assert wait_for(lambda: listed() == [(client.instance_id, 1, {"emails": "1.0.0"})], timeout=5), listed()
     finally:
         client.stop()
         logs = [stop(server) for server in servers]
         print("\n".join(logs))  # shown by pytest when the test fails
+
+
+def open_database_connections(server) -> int:
+    """How many database connections the server process holds: PostgreSQL's own count of the test
+    database's other sessions, or, on SQLite, the server's open handles on the database file."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
+            return cursor.fetchone()[0]
+    import os
+
+    name = os.path.realpath(connection.settings_dict["NAME"])
+    fds = f"/proc/{server.pid}/fd"
+    return sum(1 for fd in os.listdir(fds) if _target(f"{fds}/{fd}") == name)
+
+
+def _target(path: str) -> str | None:
+    import os
+
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def test_open_streams_hold_no_database_connection(world):
+    """A stream lasts for hours: it must not keep a database connection (PostgreSQL allows ~100 in all)."""
+    _, token = create_access_token(world.admin, world.project, "prod")
+    server, url = start_server()
+    streams = 30
+    try:
+        before = open_database_connections(server)
+        with httpx.Client(base_url=url, timeout=10, limits=httpx.Limits(max_connections=streams)) as http:
+            opened = []
+            for _ in range(streams):
+                response = http.send(http.build_request("GET", f"/api/v1/projects/{world.project.pk}/events",
+                                                        headers={"Authorization": f"Bearer {token}"}), stream=True)
+                assert response.status_code == 200
+                assert next(response.iter_lines()).startswith("retry:")  # the stream is open and answering
+                opened.append(response)
+            held = open_database_connections(server)
+            for response in opened:
+                response.close()
+        assert held - before < 3, f"{held - before} database connections held by {streams} open streams"
+    finally:
+        print(stop(server))
+
+
+def test_revoking_the_token_ends_its_open_streams(world):
+    from anvil_forge.distribution.models import AccessToken
+    from anvil_forge.distribution.services import revoke_access_token
+
+    _, token = create_access_token(world.admin, world.project, "prod")
+    server, url = start_server(ANVIL_SSE_HEARTBEAT_SECONDS="0.3")
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            path, headers = f"/api/v1/projects/{world.project.pk}/events", {"Authorization": f"Bearer {token}"}
+            with http.stream("GET", path, headers=headers) as stream:
+                lines = stream.iter_lines()
+                assert next(lines).startswith("retry:")
+                assert ": heartbeat" in [next(lines) for _ in range(6)]  # open, with heartbeats
+                revoke_access_token(world.admin, AccessToken.objects.get(label="prod"))
+                started = time.monotonic()
+                for line in lines:  # ends when the server closes the stream
+                    assert time.monotonic() - started < 5, "the stream stayed open after its token was revoked"
+                    assert not line.startswith("event:")
+            assert http.get(path, headers=headers).status_code == 401
+    finally:
+        print(stop(server))

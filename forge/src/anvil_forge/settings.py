@@ -8,6 +8,7 @@ ALLOWED_HOSTS    comma-separated; defaults to loopback names
 DEBUG            off unless "1"/"true"/"yes"
 REDIS_URL        redis://host:6379/0 to share the cache (API rate limits) between processes
 ANVIL_API_RATE_LIMIT  API requests per key / user / address, e.g. "600/minute" (the default)
+ANVIL_DB_POOL_SIZE    PostgreSQL: connections per process at most (10); requests wait for a free one
 """
 
 import os
@@ -36,15 +37,9 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 def _secret_key() -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    path = DATA_DIR / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_urlsafe(50)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return key
+    from anvil_forge.core.files import create_once
+
+    return create_once(DATA_DIR / "secret_key", secrets.token_urlsafe(50).encode()).decode().strip()
 
 
 SECRET_KEY = _secret_key()
@@ -119,6 +114,12 @@ def _database() -> dict:
         }
         # A file, not memory, so tests can run FORGE server processes against the test database.
         config["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # A pool per process: every concurrent request (each in its own thread under ASGI) borrows a
+        # connection and gives it back, waiting up to `timeout` s when all are out, instead of opening
+        # one per request — a burst of 500 streaming clients would exceed PostgreSQL's limit (100).
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": int(os.environ.get("ANVIL_DB_POOL_SIZE", "10")), "timeout": 30}
     return config
 
 
@@ -215,5 +216,9 @@ ANVIL_PEER_READ_TIMEOUT = float(os.environ.get("ANVIL_PEER_READ_TIMEOUT", "10"))
 
 # Distribution (docs/distribution.md)
 ANVIL_LIVE_STALE_SECONDS = int(os.environ.get("ANVIL_LIVE_STALE_SECONDS", "180"))
+# New LIVE instances a project accepts while this many were heard from in the last day (a leaked token's flood).
+ANVIL_MAX_LIVE_INSTANCES = int(os.environ.get("ANVIL_MAX_LIVE_INSTANCES", "10000"))
 ANVIL_DELIVERY_CLAIM_SECONDS = float(os.environ.get("ANVIL_DELIVERY_CLAIM_SECONDS", "60"))
 ANVIL_DELIVERY_BACKOFF_SECONDS = float(os.environ.get("ANVIL_DELIVERY_BACKOFF_SECONDS", "2"))
+# Event streams: a comment line this often keeps proxies from closing the connection (and re-checks the token).
+ANVIL_SSE_HEARTBEAT_SECONDS = float(os.environ.get("ANVIL_SSE_HEARTBEAT_SECONDS", "15"))

@@ -9,6 +9,8 @@ import json
 import uuid
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError
@@ -24,7 +26,7 @@ from anvil_forge.distribution.events import broker
 from anvil_forge.distribution.models import AccessToken
 from anvil_forge.prompts import queries as prompt_queries
 
-from .auth import actor
+from .auth import access_token_of, actor
 from .pagination import Page, PageQuery, paginate
 from .responses import DELETE, LIST, WRITE, errors
 from .schemas import Resource, Text
@@ -127,7 +129,7 @@ class AccessTokenAuth(HttpBearer):
     """``Authorization: Bearer ant_…``: a project access token."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        found = dist_services.authenticate_access_token(token)
+        found = access_token_of(request)
         if found is None:
             raise AuthenticationError(401, "the access token is not valid (unknown or revoked)")
         request.access_token = found
@@ -279,23 +281,46 @@ def retry_delivery(request, id: uuid.UUID):
 
 # --- streaming -----------------------------------------------------------------------------------
 
-HEARTBEAT_SECONDS = 15
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "ANVIL_SSE_HEARTBEAT_SECONDS", 15))
+
+
+async def _query_then_release(query, *args):
+    """Run a database query for a stream, then close the request's connection. A stream stays open for
+    hours and needs no database in between, and each open request holds its own connection (Django's
+    ASGI handler gives every request its own thread): 500 streams would otherwise hold 500 connections,
+    far more than PostgreSQL allows (100 by default)."""
+    def run():
+        try:
+            return query(*args)
+        finally:
+            connection.close()
+
+    return await sync_to_async(run)()
+
+
+def _token_still_valid(token_id) -> bool:
+    return AccessToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
 
 
 @router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404)})
 async def events(request, id: uuid.UUID):
     """Server-Sent Events (access token): `hello` with the current sequence on connect, then `publish`
-    `{"sequence": n}` on every publish; a comment line every 15 s keeps the connection alive."""
+    `{"sequence": n}` on every publish; a comment line every 15 s keeps the connection alive. The stream
+    ends at the first heartbeat after its access token is revoked."""
     project = token_project(request, id)
-    current = await sync_to_async(current_sequence)(project)
+    token_id, heartbeat = request.auth.pk, heartbeat_seconds()
+    current = await _query_then_release(current_sequence, project)
 
     async def stream():
         with broker.subscribe(project.pk) as queue:
             yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': current})}\n\n"
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), timeout=heartbeat)
                 except TimeoutError:
+                    if not await _query_then_release(_token_still_valid, token_id):
+                        return  # revoked: the client's reconnection is refused (401)
                     yield ": heartbeat\n\n"
                     continue
                 yield f"event: publish\ndata: {json.dumps({'sequence': message['sequence']})}\n\n"
