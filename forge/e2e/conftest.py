@@ -1,6 +1,6 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against a real `anvil serve`.
 
-The server runs as it does in production (uvicorn, DEBUG off, static files from
+The server runs as `make run` runs it (uvicorn with its task worker, DEBUG off, static files from
 WhiteNoise) on a free port, with a fresh SQLite data directory and e-mails
 written as files into it, so the tests read invitations and sign-in links from
 there. Never run `playwright install`: the browser is the system's Chromium
@@ -43,9 +43,16 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, data_dir: Path):
+    def __init__(self, url: str, data_dir: Path, env: dict[str, str]):
         self.url = url
         self.data_dir = data_dir
+        self.env = env
+
+    def anvil(self, *args: str) -> str:
+        """Run an ``anvil`` command against this FORGE's data; returns what it printed."""
+        done = subprocess.run([sys.executable, "-m", "anvil_forge.cli", *args], env=self.env, capture_output=True,
+                              text=True, timeout=120, check=True)
+        return done.stdout
 
     def mails_to(self, address: str) -> list[email.message.Message]:
         found = []
@@ -84,8 +91,9 @@ def server():
     anvil = [sys.executable, "-m", "anvil_forge.cli"]
     subprocess.run([*anvil, "migrate", "--no-input", "-v", "0"], env=env, check=True)
     log = open(data_dir / "server.log", "wb")
-    process = subprocess.Popen([*anvil, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    # As `make run` serves it: the server and its task worker (publishes push to receivers).
+    process = subprocess.Popen([*anvil, "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -96,7 +104,7 @@ def server():
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"anvil serve did not start; see {data_dir / 'server.log'}") from None
                 time.sleep(0.2)
-        yield Server(url, data_dir)
+        yield Server(url, data_dir, env)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -76,3 +76,13 @@ def test_the_anvil_command_lists_its_commands():
                             check=True)
     for command in ("serve", "worker", "migrate", "createuser", "createadmin", "demo", "render"):
         assert command in result.stdout
+
+
+def test_anvil_version_names_anvil_and_django():
+    import django
+
+    from anvil_forge import __version__
+
+    result = subprocess.run([sys.executable, "-m", "anvil_forge.cli", "--version"], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == f"anvil-forge {__version__} (Django {django.get_version()})"

@@ -1,6 +1,6 @@
 """The ``anvil`` command: the FORGE's own commands plus Django's management commands.
 
-    anvil serve [--host H] [--port P] [--with-worker]
+    anvil serve [--host H] [--port P] [--workers N] [--with-worker]
     anvil worker
     anvil migrate
     anvil createuser EMAIL [--password PW] [--no-input]
@@ -8,6 +8,8 @@
     anvil demo
     anvil render ADDRESS --as EMAIL -v name=value …
     anvil apikey create EMAIL --name NAME --scopes read,write   (prints the key once; also list, revoke)
+    anvil export PROJECT [-o FILE] · anvil import FILE --organisation ORG
+    anvil --version
 """
 
 import os
@@ -19,6 +21,13 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["version"]):
+        import django
+
+        from anvil_forge import __version__
+
+        print(f"anvil-forge {__version__} (Django {django.get_version()})")
+        return
     execute_from_command_line(["anvil", *(args or ["help"])])
 
 
