@@ -184,8 +184,84 @@ def test_sync_with_the_forge_down_raises_and_keeps_serving(make_client):
     assert client.prompt("emails.welcome", name="F") == "Hello F!"
 
 
-def test_https_is_required_off_loopback(make_client):
+@pytest.mark.parametrize("url", ["http://forge.example.com", "http://127.evil.example", "http://localhost.example",
+                                 "http://[::2]:8000"])
+def test_https_is_required_off_loopback(make_client, url):
     client = make_client()
-    client.forge_url = "http://forge.example.com"
+    client.forge_url = url
     with pytest.raises(anvil.ConfigurationError, match="https"):
         client.sync()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://127.1.2.3:9", "http://localhost:9", "http://[::1]:9"])
+def test_plain_http_is_allowed_on_loopback(make_client, url):
+    client = make_client()
+    client.forge_url = url
+    with pytest.raises(anvil.SyncError) as exc:  # it tries: nothing listens there
+        client.sync()
+    assert exc.value.reason == "network"
+
+
+def test_requests_name_the_instance_for_the_forges_rate_limit(make_client):
+    """The FORGE counts LIVE clients per instance (many share a NAT address): every request says which."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Forge(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.headers.get("X-Anvil-Instance"), self.headers.get("Authorization")))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client()
+        client.forge_url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(anvil.SyncError):
+            client.sync()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [(client.instance_id, "Bearer t")]
+
+
+def test_status_says_when_the_forge_last_accepted_a_registration(make_client):
+    """``status()["last_registered"]`` tells an operator (and a test) that the FORGE knows this instance."""
+    import http.server
+    import threading
+
+    answers = [503, 200, 500]
+
+    class Forge(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(answers.pop(0))
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client()
+        client.forge_url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert client.status()["last_registered"] is None
+        assert client.register() is False
+        assert client.status()["last_registered"] is None  # a refused registration is not one
+        assert client.register() is True
+        accepted = client.status()["last_registered"]
+        assert accepted is not None
+        assert client.register() is False
+        assert client.status()["last_registered"] == accepted  # still the last accepted one
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -42,13 +42,16 @@ def test_statuses(client):
     assert (status, answer["reason"]) == (422, "signature")
     status, answer = receiver.handle(auth, body(make_bundle(KEY, 2, project="00000000-0000-0000-0000-000000000000")))
     assert (status, answer["reason"]) == (422, "project")
-    assert receiver.handle(auth, body(make_bundle(KEY, 2))) == (200, {"applied": True, "sequence": 2})
+    # Every answer says what the client serves now, so the FORGE can list it without a heartbeat.
+    held = {"sequence": 2, "versions": {"emails": "1.0.0"}}
+    assert receiver.handle(auth, body(make_bundle(KEY, 2))) == (200, {"applied": True, **held})
     assert receiver.handle(auth, body(make_bundle(KEY, 2))) == (
-        200, {"applied": False, "sequence": 2, "detail": "already held"})  # idempotent by sequence
+        200, {"applied": False, "detail": "already held", **held})  # idempotent by sequence
     status, answer = receiver.handle(auth, body(make_bundle(KEY, 1)))
-    assert (status, answer["reason"], answer["sequence"]) == (422, "stale", 2)
+    assert (status, answer["reason"], answer["sequence"], answer["versions"]) == (422, "stale", 2, held["versions"])
     client.set_mode("frozen")
-    assert receiver.handle(auth, body(make_bundle(KEY, 3)))[0] == 409
+    status, answer = receiver.handle(auth, body(make_bundle(KEY, 3)))
+    assert (status, answer["sequence"], answer["versions"]) == (409, 2, held["versions"])
     assert client.sequence == 2 and client.prompt("emails.welcome", name="x") == "Hello x!"
 
 
@@ -69,7 +72,7 @@ def test_asgi_app(client):
         await app(scope, receive, send)
         return sent[0]["status"], json.loads(sent[1]["body"])
 
-    assert asyncio.run(call("POST", body(make_bundle(KEY, 5)))) == (200, {"applied": True, "sequence": 5})
+    assert asyncio.run(call("POST", body(make_bundle(KEY, 5)))) == (200, {"applied": True, "sequence": 5, "versions": {"emails": "1.0.0"}})
     assert asyncio.run(call("GET", b""))[0] == 405
     assert asyncio.run(call("POST", body(make_bundle(KEY, 6)), auth="Bearer no"))[0] == 401
 

@@ -8,6 +8,7 @@ table at once.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -100,8 +101,15 @@ def _now() -> str:
 
 
 def _is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine: ``localhost`` or a loopback IP address (not a name such as
+    ``127.example.com``, which could be anywhere)."""
     host = urlparse(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Client:
@@ -162,6 +170,7 @@ class Client:
         self._table = _Table({})
         self._etag: str | None = None
         self._last_sync: str | None = None
+        self._last_registered: str | None = None
         self._last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -216,6 +225,7 @@ class Client:
             "sequence": table.sequence,
             "versions": dict(table.versions),
             "last_sync": self._last_sync,
+            "last_registered": self._last_registered,
             "last_error": self._last_error,
             "source": table.source if table.entries else ("fallbacks" if self._fallbacks else "none"),
             "prompt_count": len(table.entries),
@@ -361,7 +371,8 @@ class Client:
             if http is None or http.is_closed or self._http_settings != settings:
                 http = self._http_client = httpx.Client(
                     base_url=self.forge_url, timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {self._token}", "User-Agent": f"anvil-client/{__version__}"})
+                    headers={"Authorization": f"Bearer {self._token}", "User-Agent": f"anvil-client/{__version__}",
+                             "X-Anvil-Instance": self.instance_id})  # the FORGE's rate limit counts per instance
                 self._http_settings = settings
         yield http
 
@@ -457,7 +468,8 @@ class Client:
             if now >= next_pull:
                 if self._mode == ACCEPTING and self.poll_interval > 0:
                     try:
-                        self.sync(force=False)
+                        if self.sync(force=False).applied:
+                            self.register()  # report the new versions at once
                         failures = 0
                     except SyncError as exc:
                         failures += 1
@@ -519,7 +531,8 @@ class Client:
         held = self.sequence
         if isinstance(sequence, int) and (held is None or sequence > held):
             try:
-                self.sync(force=False)
+                if self.sync(force=False).applied:
+                    self.register()  # tell the FORGE at once what it serves now (not at the next heartbeat)
             except SyncError as exc:
                 log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
 
@@ -546,6 +559,7 @@ class Client:
             if response.status_code != 200:
                 log.warning("anvil: registration answered %s", response.status_code)
                 return False
+            self._last_registered = _now()
             return True
         except Exception as exc:
             log.info("anvil: registration failed: %s", exc)

@@ -45,22 +45,27 @@ class Receiver:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.secret.encode()):
             return 401, {"error": "bad credentials"}
         if self.client.mode == "frozen":
-            return 409, {"error": "this client is FROZEN", "sequence": self.client.sequence}
+            return 409, {"error": "this client is FROZEN", **self._held()}
         try:
             data = bundles.parse(body)
         except bundles.BundleError as exc:
-            return 400, {"error": exc.message}
+            return 400, {"error": exc.message, **self._held()}
         held = self.client.sequence
         if held is not None and data.get("sequence") == held and data.get("checksum") == self._held_checksum():
-            return 200, {"applied": False, "sequence": held, "detail": "already held"}
+            return 200, {"applied": False, "detail": "already held", **self._held()}
         try:
-            result = self.client.apply(data)
+            self.client.apply(data)
         except SyncError as exc:
             if exc.reason == "frozen":
-                return 409, {"error": exc.message, "sequence": self.client.sequence}
+                return 409, {"error": exc.message, **self._held()}
             status = 400 if exc.reason == "malformed" else 422
-            return status, {"error": exc.message, "reason": exc.reason, "sequence": self.client.sequence}
-        return 200, {"applied": True, "sequence": result.sequence}
+            return status, {"error": exc.message, "reason": exc.reason, **self._held()}
+        return 200, {"applied": True, **self._held()}
+
+    def _held(self) -> dict[str, Any]:
+        """What the client serves now: its sequence and each set's version (so the FORGE can show it)."""
+        table = self.client._table
+        return {"sequence": table.sequence, "versions": dict(table.versions)}
 
     def _held_checksum(self) -> str | None:
         table = self.client._table
