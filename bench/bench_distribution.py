@@ -1,14 +1,17 @@
 """Issue 6 benchmarks: push fan-out, publish → streaming client, and many concurrent streams.
 
-A child process sets up a temporary data directory (SQLite), a project with a
-LOCKED prompt set of 10 prompts and 40 versions, an access token and an API
-key, then starts ``anvil serve`` and ``anvil worker`` on it:
+A child process sets up a temporary data directory and database — the
+embedded SQLite one, then a scratch PostgreSQL database (created and dropped
+by the benchmark; ``ANVIL_BENCH_POSTGRES`` names the server, default
+``postgres://postgres@127.0.0.1:5432/postgres``) — a project with a LOCKED
+prompt set of 10 prompts and 40 versions, an access token and an API key, then
+starts ``anvil serve`` and ``anvil worker`` on it:
 
 - **fan-out**: 100 real LIVE clients with receivers (``anvil_client.receiver``
   on loopback) in 4 separate processes, as separate applications would be, are
   registered; the time is from the publish request (``POST …/publish`` over
   HTTP) to the FORGE recording the last of the 100 deliveries as delivered (a
-  receiver answers 200 only after applying). Median of 3 publishes.
+  receiver answers 200 only after applying). Median of 5 publishes.
 - **stream**: one real ``Client`` holds ``GET …/events``; 30 publishes, each
   timed from the publish request to the client serving the new sequence
   (p50 / p95).
@@ -31,12 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, Row, emit, fmt_seconds, run_child, rows_from, verdict  # noqa: E402
+from common import REPO, Row, emit, fmt_seconds, run_child, stop_process, verdict  # noqa: E402
 
 RECEIVERS = 100
 RECEIVER_PROCESSES = 4
 STREAM_PUBLISHES = 30
 STREAMS = 500
+FANOUT_PUBLISHES = 5
 
 
 def rss_mb(pid: int) -> float:
@@ -55,10 +59,42 @@ def wait_until(predicate, timeout: float, interval: float = 0.002) -> bool:
     return predicate()
 
 
-def setup(data_dir: str):
-    from bench_bundle_build import setup_django
+POSTGRES = os.environ.get("ANVIL_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
 
-    setup_django(data_dir)
+
+def scratch_postgres() -> str | None:
+    """Create an empty PostgreSQL database for one run; returns its URL (None: no server reachable)."""
+    import psycopg
+
+    name = f"anvil_bench_{os.getpid()}"
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        return None
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def setup(data_dir: str, database_url: str | None):
+    os.environ["ANVIL_DATA_DIR"] = data_dir
+    os.environ["DJANGO_SETTINGS_MODULE"] = "anvil_forge.settings"
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)  # the embedded SQLite database of that directory
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
     from anvil_forge.accounts.services import create_api_key, create_user
     from anvil_forge.distribution.services import create_access_token
     from anvil_forge.orgs.services import create_organisation
@@ -80,21 +116,36 @@ def setup(data_dir: str):
     return project, pset, token, key
 
 
-def child() -> dict:
+def child(database: str) -> dict:
+    if database == "sqlite":
+        return run_phases(None)
+    url = scratch_postgres()
+    if url is None:
+        return {"unavailable": f"no PostgreSQL server at {POSTGRES}"}
+    try:
+        return run_phases(url)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_postgres(url)
+
+
+def run_phases(database_url: str | None) -> dict:
     import httpx
 
     from anvil_client.client import Client
-    from anvil_client.receiver import make_server
     from bench_pull import free_port, wait_ready
 
     with tempfile.TemporaryDirectory(prefix="anvil-bench-dist-") as data_dir:
-        project, pset, token, key = setup(data_dir)
+        project, pset, token, key = setup(data_dir, database_url)
         from anvil_forge.distribution import keys
 
         public_key = keys.public_key()
         env = {**os.environ, "ANVIL_DATA_DIR": data_dir, "ANVIL_API_RATE_LIMIT": "100000000/minute",
                "DJANGO_SETTINGS_MODULE": "anvil_forge.settings"}
-        env.pop("DATABASE_URL", None)
+        if not database_url:
+            env.pop("DATABASE_URL", None)
         anvil = str(Path(sys.executable).parent / "anvil")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -102,7 +153,7 @@ def child() -> dict:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         worker = subprocess.Popen([anvil, "worker", "--no-reload", "--no-startup-delay"], env=env, cwd=REPO,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        servers, clients, receiver_procs = [], [], []
+        receiver_procs = []
         labels = iter(f"1.{minor}.0" for minor in range(40))
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
@@ -146,7 +197,7 @@ def child() -> dict:
                 assert proc.stdout.readline().strip() == "ready"
             receiver_procs.extend(procs)
             fanout = []
-            for _ in range(3):
+            for _ in range(FANOUT_PUBLISHES):
                 started, sequence = publish()
                 done = lambda: Delivery.objects.filter(  # noqa: E731
                     publication__sequence=sequence, state=DeliveryState.DELIVERED).count() == RECEIVERS
@@ -156,15 +207,8 @@ def child() -> dict:
             return {"fanout": fanout, "stream": latencies, "stream_missed": STREAM_PUBLISHES - len(latencies),
                     "many": many}
         finally:
-            for httpd in servers:
-                httpd.shutdown()
-                httpd.server_close()
             for process in (server, worker, *receiver_procs):
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                stop_process(process)
 
 
 async def many_streams(base: str, project: str, token: str, publish) -> dict:
@@ -221,22 +265,33 @@ def _server_pid(base: str) -> int | None:
 
 
 def run() -> list[Row]:
-    result = run_child("bench_distribution", timeout=600)
+    rows = []
+    for database, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        result = run_child("bench_distribution", [database], timeout=600)
+        if "unavailable" in result:
+            rows.append(Row(f"distribution benchmarks on {label}", "not run", "", "",
+                            notes=[result["unavailable"]]))
+            continue
+        rows += rows_for(result, label)
+    return rows
+
+
+def rows_for(result: dict, label: str) -> list[Row]:
     fanout = statistics.median(result["fanout"])
     lat = sorted(result["stream"])
     p50 = statistics.median(lat) if lat else float("inf")
     p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else float("inf")
     many = result["many"]
-    common = "`anvil serve` (1 uvicorn worker) + `anvil worker`, SQLite, loopback"
-    rows = [
-        Row(f"publish → all {RECEIVERS} ACCEPTING receivers applied", fmt_seconds(fanout), "< 1 s",
-            verdict(fanout < 1.0), notes=[common, "median of 3; each: " + ", ".join(fmt_seconds(t) for t in
-                                                                                   result["fanout"])],
+    common = f"`anvil serve` (1 uvicorn worker) + `anvil worker`, {label}, loopback"
+    return [
+        Row(f"publish → all {RECEIVERS} ACCEPTING receivers applied ({label})", fmt_seconds(fanout), "< 1 s",
+            verdict(fanout < 1.0), notes=[common, f"median of {len(result['fanout'])}; each: "
+                                          + ", ".join(fmt_seconds(t) for t in result["fanout"])],
             data={"fanout": result["fanout"]}),
-        Row("publish → streaming client serving the new prompt",
+        Row(f"publish → streaming client serving the new prompt ({label})",
             f"p50 {fmt_seconds(p50)}, p95 {fmt_seconds(p95)}", "p95 < 200 ms", verdict(p95 < 0.2),
             notes=[common, f"{len(lat)} publishes, {result['stream_missed']} missed"], data={"latencies": lat}),
-        Row(f"{STREAMS} concurrent streaming clients on one FORGE process",
+        Row(f"{STREAMS} concurrent streaming clients on one FORGE process ({label})",
             f"{many['connected']} connected, {many['errors']} errors, event to all in "
             f"{fmt_seconds(many['all_received_s']) if many['all_received_s'] else 'n/a'}; server RSS "
             f"{many['rss_before_mb']:.0f} → {many['rss_after_mb']:.0f} MB",
@@ -244,7 +299,6 @@ def run() -> list[Row]:
             notes=[f"{many['received']} of {STREAMS} received the publish event"]
                   + ([f"errors: {many['error_samples']}"] if many["errors"] else []), data=many),
     ]
-    return rows
 
 
 def receivers(count: int, base: str, project: str, token: str, public_key: str, cache_root: str) -> None:
@@ -270,7 +324,7 @@ if __name__ == "__main__":
         i = sys.argv.index("--receivers")
         receivers(int(sys.argv[i + 1]), *sys.argv[i + 2:i + 7])
     elif "--child" in sys.argv:
-        emit(child())
+        emit(child(sys.argv[sys.argv.index("--child") + 1]))
     else:
         for row in run():
             print(row)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, Row, emit, fmt_seconds, run_child, rows_from  # noqa: E402
+from common import REPO, Row, emit, fmt_seconds, run_child, stop_process  # noqa: E402
 
 THREADS = 4
 SECONDS = 4.0
@@ -121,12 +121,7 @@ def child() -> dict:
             return {"missing": False, "full": full, "not_modified": not_modified,
                     "gzip": first.headers.get("Content-Encoding") == "gzip"}
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
 
 
 def run() -> list[Row]:

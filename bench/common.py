@@ -127,6 +127,16 @@ def package_version(name: str) -> str:
 
 # --- child processes ------------------------------------------------------------------
 
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server or worker the benchmark started; kill it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_child(module: str, args: list[str] | None = None, *, env: dict[str, str] | None = None,
               timeout: float = 240) -> dict[str, Any]:
     """Run ``bench/<module>.py --child …`` in a fresh interpreter; it prints one JSON object last."""
