@@ -202,66 +202,64 @@ def test_plain_http_is_allowed_on_loopback(make_client, url):
     assert exc.value.reason == "network"
 
 
-def test_requests_name_the_instance_for_the_forges_rate_limit(make_client):
-    """The FORGE counts LIVE clients per instance (many share a NAT address): every request says which."""
+@pytest.fixture
+def tiny_forge():
+    """A stand-in FORGE on loopback: ``tiny_forge(answer)`` serves ``answer(request) -> status`` for every
+    request (the request handler, with ``command``, ``headers`` and the read ``body``) and returns its URL."""
     import http.server
-    import threading
 
-    seen = []
+    servers = []
 
-    class Forge(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.headers.get("X-Anvil-Instance"), self.headers.get("Authorization")))
-            self.send_response(500)
-            self.end_headers()
+    def start(answer) -> str:
+        class Forge(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(answer(self))
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
 
-        def log_message(self, *args):
-            pass
+            do_GET = do_POST = _answer
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = make_client()
-        client.forge_url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(anvil.SyncError):
-            client.sync()
-    finally:
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def test_requests_name_the_instance_for_the_forges_rate_limit(make_client, tiny_forge):
+    """The FORGE counts LIVE clients per instance (many share a NAT address): every request says which."""
+    seen = []
+
+    def answer(request):
+        seen.append((request.headers.get("X-Anvil-Instance"), request.headers.get("Authorization")))
+        return 500
+
+    client = make_client()
+    client.forge_url = tiny_forge(answer)
+    with pytest.raises(anvil.SyncError):
+        client.sync()
     assert seen == [(client.instance_id, "Bearer t")]
 
 
-def test_status_says_when_the_forge_last_accepted_a_registration(make_client):
+def test_status_says_when_the_forge_last_accepted_a_registration(make_client, tiny_forge):
     """``status()["last_registered"]`` tells an operator (and a test) that the FORGE knows this instance."""
-    import http.server
-    import threading
-
     answers = [503, 200, 500]
-
-    class Forge(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(answers.pop(0))
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = make_client()
-        client.forge_url = f"http://127.0.0.1:{server.server_address[1]}"
-        assert client.status()["last_registered"] is None
-        assert client.register() is False
-        assert client.status()["last_registered"] is None  # a refused registration is not one
-        assert client.register() is True
-        accepted = client.status()["last_registered"]
-        assert accepted is not None
-        assert client.register() is False
-        assert client.status()["last_registered"] == accepted  # still the last accepted one
-    finally:
-        server.shutdown()
-        server.server_close()
+    client = make_client()
+    client.forge_url = tiny_forge(lambda request: answers.pop(0))
+    assert client.status()["last_registered"] is None
+    assert client.register() is False
+    assert client.status()["last_registered"] is None  # a refused registration is not one
+    assert client.register() is True
+    accepted = client.status()["last_registered"]
+    assert accepted is not None
+    assert client.register() is False
+    assert client.status()["last_registered"] == accepted  # still the last accepted one

@@ -30,11 +30,17 @@ def locked(locked):
     return world
 
 
-def test_racing_claims_take_each_delivery_exactly_once(locked):
+def unreachable_instances(world, count: int):
+    """``count`` ACCEPTING instances whose receivers nobody answers (the discard port); returns their last_seen_at."""
     now = timezone.now()
     LiveInstance.objects.bulk_create(
-        LiveInstance(project=locked.project, instance_id=f"i{n}", mode="accepting", last_seen_at=now,
-                     receiver_url=f"http://127.0.0.1:9/{n}", access_token=locked.token) for n in range(60))
+        LiveInstance(project=world.project, instance_id=f"i{n}", mode="accepting", last_seen_at=now,
+                     receiver_url=f"http://127.0.0.1:9/{n}", access_token=world.token) for n in range(count))
+    return now
+
+
+def test_racing_claims_take_each_delivery_exactly_once(locked):
+    unreachable_instances(locked, 60)
     publication = publish(locked.admin, locked.pset).publication
     start, claims = threading.Barrier(6), []
 
@@ -102,10 +108,7 @@ def test_a_running_worker_takes_over_what_a_dead_worker_claimed(locked, tmp_path
 
 
 def test_reclaiming_is_done_once_and_leaves_live_claims_alone(locked):
-    now = timezone.now()
-    LiveInstance.objects.bulk_create(
-        LiveInstance(project=locked.project, instance_id=f"i{n}", mode="accepting", last_seen_at=now,
-                     receiver_url=f"http://127.0.0.1:9/{n}", access_token=locked.token) for n in range(2))
+    now = unreachable_instances(locked, 2)
     publication = publish(locked.admin, locked.pset).publication
     expired, live = Delivery.objects.filter(publication=publication)
     Delivery.objects.filter(pk=expired.pk).update(state="sending", claimed_until=now - timedelta(seconds=1))
