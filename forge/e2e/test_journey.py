@@ -41,6 +41,14 @@ def test_context_engineer_journey(new_page, server):
     expect(flash(page)).to_contain_text("Welcome to Anvil, Olive")
     expect(page.locator(".org-switcher summary")).to_contain_text("Olive")
 
+    # --- confirm the address with the e-mailed link -------------------------------------
+    page.goto("/account")
+    expect(page.locator(".page-head")).to_contain_text("not confirmed")
+    page.goto(server.link_for(OWNER, "/verify/"))
+    expect(flash(page)).to_contain_text(f"{OWNER} is confirmed")
+    expect(page.locator(".page-head")).to_contain_text("confirmed")
+    expect(page.locator(".page-head")).not_to_contain_text("not confirmed")
+
     # --- create an organisation from the switcher ---------------------------------------
     press(page.locator(".org-switcher summary"))
     press(page.get_by_role("link", name="+ New organisation"))
@@ -301,7 +309,7 @@ def test_phone_width_has_no_horizontal_scroll(new_page):
 
 def test_accessibility(new_page):
     anonymous = new_page()
-    for url in ("/login", "/signup", "/login/magic", "/password-reset"):
+    for url in ("/login", "/signup", "/login/magic", "/password-reset", "/verify/bad/link"):
         anonymous.goto(url)
         assert axe_violations(anonymous) == [], url
     page = new_page()

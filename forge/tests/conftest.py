@@ -19,6 +19,7 @@ def fast_hashing(settings):
 @pytest.fixture
 def make_user(db):
     def make(email, **kw):
+        kw.setdefault("email_verified", True)  # established users; tests of unconfirmed addresses say so
         return create_user(email, GOOD_PASSWORD, **kw)
     return make
 
@@ -62,6 +63,24 @@ def own_data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     keys._load.cache_clear()
     return tmp_path
+
+
+@pytest.fixture
+def mailbox(settings):
+    """E-mails kept in ``django.core.mail.outbox``, and throttle counters (the cache) that start at zero."""
+    from django.core.cache import cache
+
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def link_in(message) -> str:
+    """The first link in an e-mail, as a path on the test server."""
+    import re
+
+    return "/" + re.search(r"https?://\S+", message.body).group(0).split("/", 3)[3]
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_organisation_errors(world, as_role):
     assert_error(as_role("outsider").get(f"/organisations/{world.org.pk}"), 404, "not_found_error")
 
 
-def test_members_list_invite_change_and_remove(world, as_role):
+def test_members_list_invite_change_and_remove(world, as_role, make_user):
     owner = as_role("owner")
     members = owner.get(f"/organisations/{world.org.pk}/members").json()["data"]
     assert {(m["email"], m["role"]) for m in members} == {
@@ -65,6 +65,11 @@ def test_members_list_invite_change_and_remove(world, as_role):
     assert (invitation["object"], invitation["email"], invitation["role"], invitation["accepted_at"]) == (
         "invitation", "new@example.com", "member", None)
     assert Invitation.objects.get(pk=invitation["id"]).accepted_at is None
+
+    make_user("unconfirmed@example.com", email_verified=False)  # an account, its address not confirmed
+    pending = owner.post(f"/organisations/{world.org.pk}/members", {"email": "unconfirmed@example.com", "role": "member"})
+    assert pending.status_code == 201
+    assert (pending.json()["object"], pending.json()["accepted_at"]) == ("invitation", None)
 
     changed = owner.patch(f"/organisations/{world.org.pk}/members/{world.other.pk}", {"role": "admin"})
     assert changed.status_code == 200 and changed.json()["role"] == "admin"

@@ -27,6 +27,7 @@ def test_demo_loads_once_and_prints_logins(db, settings, tmp_path):
     assert PromptSet.objects.get(slug="chat").versions.count() == 2
     password = first.split("admin@anvil.local  /  ")[1].split()[0]
     assert User.objects.get(email="admin@anvil.local").check_password(password)
+    assert not User.objects.filter(email_verified_at__isnull=True).exists()  # demo addresses count as confirmed
     counts = (Organisation.objects.count(), Version.objects.count())
     second = run("demo")
     assert "already present" in second and password in second
@@ -64,6 +65,7 @@ def test_createuser_and_createadmin(db):
     run("createadmin", "root@example.com", "--password", "a long enough password", "--no-input")
     ada, root = User.objects.get(email="ada@example.com"), User.objects.get(email="root@example.com")
     assert not ada.is_staff and root.is_staff and root.is_superuser
+    assert ada.email_verified_at and root.email_verified_at  # the operator vouches for the addresses
     assert root.check_password("a long enough password")
     with pytest.raises(CommandError, match="already exists"):
         run("createuser", "ADA@example.com", "--no-input")

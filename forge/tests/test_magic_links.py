@@ -8,9 +8,7 @@ from django.utils import timezone
 from anvil_forge.accounts import magic_links
 
 
-@pytest.fixture(autouse=True)
-def memory_mail(settings):
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+pytestmark = pytest.mark.usefixtures("mailbox")
 
 
 def _parts(link):

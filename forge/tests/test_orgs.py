@@ -65,6 +65,24 @@ def test_inviting_a_new_email_sends_a_link_and_joining_uses_it(world, django_cap
         accept_invitation(newbie, result.token)  # single use
 
 
+def test_an_unconfirmed_address_is_invited_by_link_not_added(world, django_capture_on_commit_callbacks):
+    """Anyone may sign up with someone else's address: inviting it must not hand that person's place
+    to whoever registered it. The link goes to the mailbox; only its reader can accept."""
+    squatter = create_user("boss@example.com", GOOD_PASSWORD)  # signed up, never confirmed
+    assert squatter.email_verified_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        result = invite_member(world.owner, world.org, "boss@example.com", "admin")
+    assert result.joined is None and result.token
+    assert not Membership.objects.filter(user=squatter, organisation=world.org).exists()
+    assert len(mail.outbox) == 1 and result.token in mail.outbox[0].body
+    assert "Sign in and join" in mail.outbox[0].body
+    # The mailbox's reader accepts (after a password reset, say): that also confirms the address.
+    membership = accept_invitation(squatter, result.token)
+    assert membership.role == "admin"
+    squatter.refresh_from_db()
+    assert squatter.email_verified_at is not None
+
+
 def test_invitation_is_for_its_email_only(world):
     result = invite_member(world.owner, world.org, "someone@example.com", "member")
     with pytest.raises(ValidationError, match="someone@example.com"):

@@ -7,7 +7,7 @@ from .models import ApiKey, User
 
 @admin.register(User)
 class UserAdmin(ReadOnlyAdmin):
-    list_display = ["email", "display_name", "is_active", "is_staff", "created_at"]
+    list_display = ["email", "display_name", "is_active", "is_staff", "email_verified_at", "created_at"]
     search_fields = ["email", "display_name"]
     exclude = ["password"]
 

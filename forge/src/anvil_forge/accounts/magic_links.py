@@ -68,13 +68,14 @@ def send_link(email: str) -> bool:
     return True
 
 
-def user_for_link(uidb64: str, token: str) -> User | None:
-    """The user a link signs in, or None when the link is unknown, used, expired or tampered with."""
+def user_for_link(uidb64: str, token: str, generator: PasswordResetTokenGenerator = tokens) -> User | None:
+    """The user a link signs in (or, with another ``generator``, whatever that link is for), or None
+    when the link is unknown, used, expired or tampered with."""
     try:
         pk = force_str(urlsafe_base64_decode(uidb64))
         user = User.objects.filter(pk=pk, is_active=True).first()
     except (ValueError, TypeError, OverflowError, DjangoValidationError):  # a malformed id: not valid
         return None
-    if user is None or not tokens.check_token(user, token):
+    if user is None or not generator.check_token(user, token):
         return None
     return user

@@ -30,6 +30,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use Django's admin site.")
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the user proved they read this address (a link sent to it), or an operator vouched for it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

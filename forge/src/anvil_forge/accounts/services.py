@@ -41,14 +41,18 @@ def check_password(password: str, user: User | None = None) -> None:
 
 
 @transaction.atomic
-def create_user(email: str, password: str | None = None, *, display_name: str = "", site_admin: bool = False) -> User:
-    """Create a user with a personal organisation. ``password=None`` makes a magic-link-only account."""
+def create_user(email: str, password: str | None = None, *, display_name: str = "", site_admin: bool = False,
+                email_verified: bool = False) -> User:
+    """Create a user with a personal organisation. ``password=None`` makes a magic-link-only account.
+    ``email_verified`` is for callers who vouch for the address (the operator's commands); a sign-up
+    proves it later through a link sent to it (``accounts.verification``)."""
     from anvil_forge.orgs.services import create_personal_organisation
 
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(f"a user with e-mail {email} already exists", [{"field": "email", "message": "already registered"}])
-    user = User(email=email, display_name=display_name.strip(), is_staff=site_admin, is_superuser=site_admin)
+    user = User(email=email, display_name=display_name.strip(), is_staff=site_admin, is_superuser=site_admin,
+                email_verified_at=timezone.now() if email_verified else None)
     if password is None:
         user.set_unusable_password()
     else:
@@ -58,6 +62,19 @@ def create_user(email: str, password: str | None = None, *, display_name: str = 
     organisation = create_personal_organisation(user)
     record(user, organisation, "user.signup", user, {"site_admin": site_admin})
     return user
+
+
+@transaction.atomic
+def mark_email_verified(user: User, how: str) -> bool:
+    """Record that ``user`` proved they read their e-mail address (``how``: the kind of link they used).
+    Returns whether this changed anything (a verified address stays verified)."""
+    from anvil_forge.orgs.models import Organisation
+
+    changed = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+    user.refresh_from_db(fields=["email_verified_at"])
+    if changed:
+        record(user, Organisation.objects.filter(personal_for=user).first(), "user.verify_email", user, {"by": how})
+    return bool(changed)
 
 
 @transaction.atomic

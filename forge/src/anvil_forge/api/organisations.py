@@ -69,9 +69,9 @@ def list_members(request, id: uuid.UUID, page: PageQuery):
 
 @router.post("/organisations/{uuid:id}/members", response={201: MemberOut | InvitationOut, **WRITE})
 def invite_member(request, id: uuid.UUID, payload: MemberInvite):
-    """Invite by e-mail (owners). An existing user joins at once: the answer is the membership
-    (`"object": "membership"`). Anyone else is sent a link: the answer is the invitation
-    (`"object": "invitation"`)."""
+    """Invite by e-mail (owners). An existing user with a confirmed address joins at once: the answer
+    is the membership (`"object": "membership"`). Anyone else (a new address, or an account whose
+    address is not confirmed) is sent a link: the answer is the invitation (`"object": "invitation"`)."""
     user = actor(request)
     result = org_services.invite_member(user, org_queries.get_organisation(user, id), payload.email, payload.role)
     return Status(201, result.joined if result.joined is not None else result.invitation)

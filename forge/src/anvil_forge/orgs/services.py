@@ -146,8 +146,8 @@ def _personal_owner(organisation, user) -> bool:
 @dataclass
 class InviteResult:
     invitation: Invitation
-    joined: Membership | None  # set when the e-mail belonged to an existing user, who joined at once
-    token: str | None  # the secret link token, for a new user (sent by e-mail)
+    joined: Membership | None  # set when the e-mail belonged to a user with a verified address, who joined at once
+    token: str | None  # the secret link token, for anyone else (sent by e-mail)
 
 
 @transaction.atomic
@@ -170,7 +170,9 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
     )
     existing = User.objects.filter(email__iexact=email, is_active=True).first()
     joined = None
-    if existing is not None:
+    # Only a verified address joins at once: anyone may sign up with someone else's address, and must
+    # not be pulled into that person's organisations by it (accounts/verification.py).
+    if existing is not None and existing.email_verified_at is not None:
         joined = Membership.objects.create(user=existing, organisation=organisation, role=role)
         invitation.accepted_at, invitation.accepted_by = now, existing
         invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
@@ -178,10 +180,11 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
         token = None
     else:
         link = f"{settings.ANVIL_BASE_URL}/invitations/{token}"
+        step = "Sign in and join" if existing is not None else "Set up your account and join"
         transaction.on_commit(lambda: send_mail(
             f"You are invited to {organisation.name} on Anvil",
             f"{actor.email} invited you to join {organisation.name} as {role}.\n\n"
-            f"Set up your account and join: {link}\n\nThe link is valid for 7 days.",
+            f"{step}: {link}\n\nThe link is valid for 7 days.",
             None, [email],
         ))
         record(actor, organisation, "member.invite", invitation, {"email": email, "role": role}, target_type="invitation")
@@ -201,6 +204,9 @@ def accept_invitation(user, token: str) -> Membership:
     invitation.accepted_at, invitation.accepted_by = timezone.now(), user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
     record(user, invitation.organisation, "member.join", user, {"role": membership.role})
+    from anvil_forge.accounts.services import mark_email_verified
+
+    mark_email_verified(user, "invitation")  # the link was e-mailed to this address
     return membership
 
 

@@ -35,6 +35,7 @@ urlpatterns = [
     path("login/magic", accounts.magic_request, name="magic_request"),
     path("login/magic/<str:uidb64>/<str:token>", accounts.magic_consume, name="magic_consume"),
     path("logout", accounts.logout_view, name="logout"),
+    path("verify/<str:uidb64>/<str:token>", accounts.verify_email, name="verify_email"),
     path("account", accounts.account, name="account"),
     path("password-reset", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent", accounts.PasswordResetDoneView.as_view(), name="password_reset_done"),

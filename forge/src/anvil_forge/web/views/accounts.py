@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
-from anvil_forge.accounts import magic_links
+from anvil_forge.accounts import magic_links, verification
 from anvil_forge.accounts import queries as account_queries
 from anvil_forge.accounts import services as account_services
 from anvil_forge.accounts.throttle import Throttled, mail_throttle, sign_in
@@ -43,7 +43,9 @@ def signup(request):
         ok, user = attempt(request, lambda: account_services.create_user(
             data["email"], data["password"] or None, display_name=data["display_name"]), form)
         if ok:
-            return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready.")
+            verification.send_link(user)
+            return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready. "
+                                             f"We sent a link to {user.email}: open it to confirm the address.")
     return page(request, "web/accounts/signup.html", {"form": form, "next": safe_next(request, "")},
                 crumbs=crumbs(None, None, None, None, "Sign up"))
 
@@ -96,9 +98,22 @@ def magic_consume(request, uidb64: str, token: str):
     if request.method == "POST":
         if request.user.is_authenticated and request.user.pk != user.pk:
             logout(request)
+        account_services.mark_email_verified(user, "sign-in link")  # the link reached this mailbox
         return _signed_in(request, user, f"Signed in as {user.email}.")
     return page(request, "web/accounts/magic_confirm.html", {"link_user": user},
                 crumbs=crumbs(None, None, None, None, "Sign-in link"))
+
+
+def verify_email(request, uidb64: str, token: str):
+    """The link sent at sign-up. Opening it is the proof, so GET verifies (a mail scanner that follows
+    it has the mailbox too); it does not sign anyone in."""
+    user = verification.user_for_link(uidb64, token)
+    if user is None:
+        return page(request, "web/accounts/verify_invalid.html",
+                    crumbs=crumbs(None, None, None, None, "Confirm e-mail address"), status=400)
+    account_services.mark_email_verified(user, "verification link")
+    messages.success(request, f"Thank you: {user.email} is confirmed.")
+    return redirect("web:account" if request.user.is_authenticated else "web:login")
 
 
 @require_POST
@@ -136,6 +151,17 @@ def account(request):
                 request.session["anvil_new_api_key"] = made[1]
                 messages.success(request, f"API key {made[0].name} created. Copy it now: it is not shown again.")
                 return redirect(reverse("web:account") + "#keys-h")
+        elif request.POST.get("form") == "verify_email":
+            throttle = mail_throttle()
+            try:
+                throttle.check(user.email, client_address(request))
+            except Throttled as exc:
+                messages.error(request, exc.message)
+            else:
+                throttle.hit(user.email, client_address(request))
+                if verification.send_link(user):
+                    messages.success(request, f"A link to confirm {user.email} is on its way.")
+            return redirect("web:account")
         elif request.POST.get("form") == "revoke_key":
             ok, key = attempt(request, lambda: account_services.revoke_api_key(user, request.POST.get("key_id")))
             if ok:
@@ -155,6 +181,7 @@ class ResetPasswordForm(SetPasswordForm):
 
     def save(self, commit=True):
         account_services.set_password(self.user, self.user, self.cleaned_data["new_password1"])
+        account_services.mark_email_verified(self.user, "password reset")  # the reset link reached this mailbox
         return self.user
 
 
