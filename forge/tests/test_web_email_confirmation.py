@@ -115,3 +115,18 @@ def test_an_address_someone_else_registered_is_won_back_through_the_invitation(c
     response = client.post(f"/invitations/{result.token}", follow=True)
     assert "You joined Acme as admin" in response.content.decode()
     assert User.objects.get(email="boss@example.com").email_verified_at is not None
+
+
+def test_the_link_lasts_three_days_not_the_password_resets_hour(client, make_user):
+    from datetime import datetime, timedelta
+    from unittest import mock
+
+    from anvil_forge.accounts import verification
+
+    user = make_user("ann@example.com", email_verified=False)
+    uid, token = verification.make_link(user).split("/")[-2:]
+    now = datetime.now()
+    with mock.patch.object(verification.tokens, "_now", return_value=now + timedelta(days=3, minutes=1)):
+        assert verification.user_for_link(uid, token) is None
+    with mock.patch.object(verification.tokens, "_now", return_value=now + timedelta(days=2, hours=23)):
+        assert verification.user_for_link(uid, token) == user
