@@ -9,6 +9,7 @@ DEBUG            off unless "1"/"true"/"yes"
 REDIS_URL        redis://host:6379/0 to share the cache (API rate limits) between processes
 ANVIL_API_RATE_LIMIT  API requests per key / user / address, e.g. "600/minute" (the default)
 ANVIL_DB_POOL_SIZE    PostgreSQL: connections per process at most (10); requests wait for a free one
+ANVIL_SIGNUP     "open" (anyone may sign up, the default) or "invitation" (only through an invitation link)
 """
 
 import os
@@ -16,6 +17,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -196,6 +198,10 @@ ANVIL_SESSION_IDLE_MINUTES = int(os.environ.get("ANVIL_SESSION_IDLE_MINUTES", "1
 SESSION_COOKIE_AGE = (ANVIL_SESSION_IDLE_MINUTES + 60) * 60
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ANVIL_BASE_URL.startswith("https://")
 ANVIL_MAGIC_LINK_MINUTES = int(os.environ.get("ANVIL_MAGIC_LINK_MINUTES", "15"))
+# "open": anyone may sign up; "invitation": only through an invitation's link (accounts.services.sign_up).
+ANVIL_SIGNUP = os.environ.get("ANVIL_SIGNUP", "open").strip().lower()
+if ANVIL_SIGNUP not in ("open", "invitation"):
+    raise ImproperlyConfigured(f"ANVIL_SIGNUP must be 'open' or 'invitation', not {ANVIL_SIGNUP!r}")
 ANVIL_LOGIN_ATTEMPTS_PER_EMAIL = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL", "5"))
 ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS", "20"))
 ANVIL_LOGIN_THROTTLE_MINUTES = int(os.environ.get("ANVIL_LOGIN_THROTTLE_MINUTES", "15"))

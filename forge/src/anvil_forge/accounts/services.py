@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict, NotFound, ValidationError
+from anvil_forge.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from anvil_forge.core.tokens import hash_secret, new_secret
 
 from .models import ApiKey, Scope, User
@@ -62,6 +62,36 @@ def create_user(email: str, password: str | None = None, *, display_name: str = 
     organisation = create_personal_organisation(user)
     record(user, organisation, "user.signup", user, {"site_admin": site_admin})
     return user
+
+
+SIGNUP_MODES = ("open", "invitation")
+
+
+def signup_mode() -> str:
+    from django.conf import settings
+
+    return getattr(settings, "ANVIL_SIGNUP", "open")
+
+
+@transaction.atomic
+def sign_up(email: str, password: str | None, *, display_name: str = "", invitation_token: str | None = None) -> User:
+    """Self-service sign-up. With ``ANVIL_SIGNUP=invitation`` only the address a pending invitation was
+    sent to may sign up, through that invitation's link (``invitation_token``). The new account starts
+    unconfirmed; the caller e-mails the confirmation link (``accounts.verification``)."""
+    from anvil_forge.orgs.queries import invitation_for_token
+
+    if signup_mode() == "invitation":
+        refusal = ("sign-up on this FORGE is by invitation only: ask an owner of an organisation to invite "
+                   "your address, then use the link in the invitation")
+        if not invitation_token:
+            raise PermissionDenied(refusal)
+        try:
+            invitation = invitation_for_token(invitation_token)
+        except NotFound:
+            raise PermissionDenied(refusal) from None
+        if invitation.email.lower() != normalise_email(email):
+            raise ValidationError.field("email", f"this invitation is for {invitation.email}: sign up with that address")
+    return create_user(email, password, display_name=display_name)
 
 
 @transaction.atomic

@@ -34,20 +34,47 @@ def _signed_in(request, user, message: str | None = None):
     return redirect(safe_next(request, reverse("web:dashboard")))
 
 
+def _invitation_token(next_url: str) -> str | None:
+    """The invitation a sign-up comes from: its page sends people here with ``next=/invitations/<token>``."""
+    prefix = reverse("web:invitation", args=["x"])[:-1]
+    if not next_url.startswith(prefix):
+        return None
+    return next_url[len(prefix):] or None
+
+
+def _signup_offered(next_url: str) -> bool:
+    return account_services.signup_mode() == "open" or _invitation_token(next_url) is not None
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("web:dashboard")
+    next_url = safe_next(request, "")
+    token = _invitation_token(next_url)
+    closed = not _signup_offered(next_url)
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not closed and form.is_valid():
         data = form.cleaned_data
-        ok, user = attempt(request, lambda: account_services.create_user(
-            data["email"], data["password"] or None, display_name=data["display_name"]), form)
-        if ok:
-            verification.send_link(user)
-            return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready. "
-                                             f"We sent a link to {user.email}: open it to confirm the address.")
-    return page(request, "web/accounts/signup.html", {"form": form, "next": safe_next(request, "")},
-                crumbs=crumbs(None, None, None, None, "Sign up"))
+        throttle = mail_throttle()  # each sign-up sends an e-mail to the address it names
+        try:
+            throttle.check(data["email"], client_address(request))
+        except Throttled as exc:
+            form.add_error(None, exc.message)
+        else:
+            throttle.hit(data["email"], client_address(request))
+            ok, user = attempt(request, lambda: account_services.sign_up(
+                data["email"], data["password"] or None, display_name=data["display_name"], invitation_token=token),
+                form)
+            if ok:
+                if token is None:  # from an invitation, accepting it confirms the address
+                    verification.send_link(user)
+                    return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is "
+                                                     f"ready. We sent a link to {user.email}: open it to confirm "
+                                                     f"the address.")
+                return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready.")
+    status = 403 if closed else 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
+    return page(request, "web/accounts/signup.html", {"form": form, "next": next_url, "closed": closed},
+                crumbs=crumbs(None, None, None, None, "Sign up"), status=status)
 
 
 def login_view(request):
@@ -65,7 +92,9 @@ def login_view(request):
         else:
             return _signed_in(request, user)
     status = 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
-    return page(request, "web/accounts/login.html", {"form": form, "next": safe_next(request, "")},
+    next_url = safe_next(request, "")
+    return page(request, "web/accounts/login.html", {"form": form, "next": next_url,
+                                                     "signup_offered": _signup_offered(next_url)},
                 crumbs=crumbs(None, None, None, None, "Sign in"), status=status)
 
 
