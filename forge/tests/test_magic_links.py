@@ -41,6 +41,16 @@ def test_link_expires(make_user, settings):
         assert magic_links.user_for_link(uid, token) == user
 
 
+def test_a_lifetime_longer_than_the_password_resets_hour_is_honoured(make_user, settings):
+    settings.ANVIL_MAGIC_LINK_MINUTES = 90
+    user = make_user("ann@example.com")
+    uid, token = _parts(magic_links.make_link(user))
+    with mock.patch.object(magic_links.tokens, "_now", return_value=datetime.now() + timedelta(minutes=89)):
+        assert magic_links.user_for_link(uid, token) == user
+    with mock.patch.object(magic_links.tokens, "_now", return_value=datetime.now() + timedelta(minutes=91)):
+        assert magic_links.user_for_link(uid, token) is None
+
+
 def test_tampered_or_malformed_links_fail(make_user):
     user = make_user("ann@example.com")
     uid, token = _parts(magic_links.make_link(user))
