@@ -14,15 +14,20 @@ from .conftest import GOOD_PASSWORD, link_in
 pytestmark = pytest.mark.usefixtures("mailbox")
 
 
-def sign_up(client, email="sam@example.com") -> User:
-    response = client.post("/signup", {"email": email, "password": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
-                           follow=True)
-    assert f"We sent a link to {email}" in response.content.decode()
-    return User.objects.get(email=email)
+@pytest.fixture
+def sign_up(client, db, django_capture_on_commit_callbacks):
+    """Sign up through the page; the confirmation e-mail goes out when the sign-up commits."""
+    def sign_up(email="sam@example.com") -> User:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/signup", {"email": email, "password": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+                                   follow=True)
+        assert f"We sent a link to {email}" in response.content.decode()
+        return User.objects.get(email=email)
+    return sign_up
 
 
-def test_sign_up_sends_a_link_that_confirms_the_address_once(client, db):
-    user = sign_up(client)
+def test_sign_up_sends_a_link_that_confirms_the_address_once(client, sign_up):
+    user = sign_up()
     assert user.email_verified_at is None
     assert "not confirmed" in client.get("/account").content.decode()
     [message] = mail.outbox
@@ -40,8 +45,8 @@ def test_sign_up_sends_a_link_that_confirms_the_address_once(client, db):
     assert client.get(path).status_code == 400  # used: the link stops matching
 
 
-def test_a_tampered_or_foreign_link_confirms_nothing(client, make_user):
-    sign_up(client, "sam@example.com")
+def test_a_tampered_or_foreign_link_confirms_nothing(client, make_user, sign_up):
+    sign_up("sam@example.com")
     path = link_in(mail.outbox[0])
     uid, token = path.split("/")[2:4]
     other = make_user("other@example.com", email_verified=False)
@@ -94,10 +99,10 @@ def test_a_password_reset_confirms_the_address(client, make_user):
     assert user.check_password(new_password) and user.email_verified_at is not None
 
 
-def test_an_address_someone_else_registered_is_won_back_through_the_invitation(client, world):
+def test_an_address_someone_else_registered_is_won_back_through_the_invitation(client, world, sign_up):
     """A squatter signs up with the boss's address; the owner invites the boss. The squatter is not
     added, and the boss, who reads the mailbox, resets the password and accepts."""
-    sign_up(client, "boss@example.com")
+    sign_up("boss@example.com")
     client.post("/logout")
     mail.outbox.clear()
     result = invite_member(world.owner, world.org, "boss@example.com", "admin")

@@ -26,14 +26,15 @@ def test_open_sign_up_is_offered_to_anyone(client, db, settings):
     assert User.objects.filter(email="sam@example.com").exists()
 
 
-def test_invitation_only_sign_up_refuses_everyone_else(client, db, settings):
+def test_invitation_only_sign_up_refuses_everyone_else(client, db, settings, django_capture_on_commit_callbacks):
     settings.ANVIL_SIGNUP = "invitation"
     login = client.get("/login").content.decode()
     assert "Create an account" not in login and "Sign-up is by invitation" in login
     page = client.get("/signup")
     assert page.status_code == 403 and "by invitation only" in page.content.decode()
     assert 'name="password2"' not in page.content.decode()
-    response = client.post("/signup", form("sam@example.com"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/signup", form("sam@example.com"))
     assert response.status_code == 403
     response = client.post("/signup?next=/invitations/inv_forged", form("sam@example.com", next="/invitations/inv_forged"))
     assert response.status_code == 200 and "by invitation only" in response.content.decode()
@@ -41,7 +42,7 @@ def test_invitation_only_sign_up_refuses_everyone_else(client, db, settings):
     assert mail.outbox == []
 
 
-def test_invitation_only_sign_up_through_the_invitation(client, world, settings):
+def test_invitation_only_sign_up_through_the_invitation(client, world, settings, django_capture_on_commit_callbacks):
     settings.ANVIL_SIGNUP = "invitation"
     result = invite_member(world.owner, world.org, "newbie@example.com", "member")
     path = f"/invitations/{result.token}"
@@ -53,7 +54,8 @@ def test_invitation_only_sign_up_through_the_invitation(client, world, settings)
     assert "this invitation is for newbie@example.com" in response.content.decode()
     assert not User.objects.filter(email="someone-else@example.com").exists()
 
-    response = client.post(f"/signup?next={path}", form("newbie@example.com", next=path))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/signup?next={path}", form("newbie@example.com", next=path))
     assert response.status_code == 302 and response["Location"] == path
     assert mail.outbox == []  # no confirmation e-mail: accepting the invitation confirms the address
     response = client.post(path, follow=True)
@@ -73,10 +75,11 @@ def test_the_service_holds_the_rule_too(world, settings):
     assert sign_up("NewBie@example.com", GOOD_PASSWORD, invitation_token=token).email == "newbie@example.com"
 
 
-def test_sign_ups_from_one_network_address_are_throttled(client, db, settings):
+def test_sign_ups_from_one_network_address_are_throttled(client, db, settings, django_capture_on_commit_callbacks):
     settings.ANVIL_MAIL_REQUESTS_PER_ADDRESS = 3
     for n in range(3):
-        assert client.post("/signup", form(f"user{n}@example.com")).status_code == 302
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post("/signup", form(f"user{n}@example.com")).status_code == 302
         client.post("/logout")
     response = client.post("/signup", form("user3@example.com"))
     assert response.status_code == 429 and "Too many attempts" in response.content.decode()

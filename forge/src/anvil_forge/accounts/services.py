@@ -77,8 +77,11 @@ def signup_mode() -> str:
 def sign_up(email: str, password: str | None, *, display_name: str = "", invitation_token: str | None = None) -> User:
     """Self-service sign-up. With ``ANVIL_SIGNUP=invitation`` only the address a pending invitation was
     sent to may sign up, through that invitation's link (``invitation_token``). The new account starts
-    unconfirmed; the caller e-mails the confirmation link (``accounts.verification``)."""
+    unconfirmed and is e-mailed a confirmation link (``accounts.verification``) once the transaction
+    commits; not when it comes from an invitation, whose acceptance confirms the address."""
     from anvil_forge.orgs.queries import invitation_for_token
+
+    from . import verification
 
     if signup_mode() == "invitation":
         refusal = ("sign-up on this FORGE is by invitation only: ask an owner of an organisation to invite "
@@ -91,7 +94,10 @@ def sign_up(email: str, password: str | None, *, display_name: str = "", invitat
             raise PermissionDenied(refusal) from None
         if invitation.email.lower() != normalise_email(email):
             raise ValidationError.field("email", f"this invitation is for {invitation.email}: sign up with that address")
-    return create_user(email, password, display_name=display_name)
+    user = create_user(email, password, display_name=display_name)
+    if not invitation_token:
+        transaction.on_commit(lambda: verification.send_link(user))
+    return user
 
 
 @transaction.atomic

@@ -66,12 +66,9 @@ def signup(request):
                 data["email"], data["password"] or None, display_name=data["display_name"], invitation_token=token),
                 form)
             if ok:
-                if token is None:  # from an invitation, accepting it confirms the address
-                    verification.send_link(user)
-                    return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is "
-                                                     f"ready. We sent a link to {user.email}: open it to confirm "
-                                                     f"the address.")
-                return _signed_in(request, user, f"Welcome to Anvil, {user.name}. Your personal organisation is ready.")
+                sent = "" if token else f" We sent a link to {user.email}: open it to confirm the address."
+                return _signed_in(request, user,
+                                  f"Welcome to Anvil, {user.name}. Your personal organisation is ready.{sent}")
     status = 403 if closed else 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
     return page(request, "web/accounts/signup.html", {"form": form, "next": next_url, "closed": closed},
                 crumbs=crumbs(None, None, None, None, "Sign up"), status=status)
