@@ -32,8 +32,14 @@ class LinkTokenGenerator(PasswordResetTokenGenerator):
     """Django's signed, timestamped token, with each kind of link's own lifetime (``lifetime_seconds``)
     instead of the password reset's ``PASSWORD_RESET_TIMEOUT``, longer or shorter."""
 
+    path = ""  # the link is <ANVIL_BASE_URL>/<path>/<uid>/<token>
+
     def lifetime_seconds(self) -> int:
-        raise NotImplementedError
+        return settings.PASSWORD_RESET_TIMEOUT  # Django's; each kind of link sets its own
+
+    def link(self, user: User) -> str:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        return f"{settings.ANVIL_BASE_URL}/{self.path}/{uid}/{self.make_token(user)}"
 
     def check_token(self, user, token):
         if not (user and token):
@@ -50,6 +56,7 @@ class LinkTokenGenerator(PasswordResetTokenGenerator):
 
 class MagicLinkTokenGenerator(LinkTokenGenerator):
     key_salt = "anvil_forge.accounts.magic_links.MagicLinkTokenGenerator"
+    path = "login/magic"
 
     def lifetime_seconds(self) -> int:
         return lifetime_minutes() * 60
@@ -63,8 +70,7 @@ tokens = MagicLinkTokenGenerator()
 
 
 def make_link(user: User) -> str:
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return f"{settings.ANVIL_BASE_URL}/login/magic/{uid}/{tokens.make_token(user)}"
+    return tokens.link(user)
 
 
 def send_link(email: str) -> bool:

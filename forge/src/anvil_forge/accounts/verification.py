@@ -16,20 +16,17 @@ so whoever registered someone else's address cannot be pulled into that person's
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.mail import send_mail
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from . import magic_links
 from .models import User
-
 
 LIFETIME_DAYS = 3
 
 
 class VerificationTokenGenerator(magic_links.LinkTokenGenerator):
     key_salt = "anvil_forge.accounts.verification.VerificationTokenGenerator"
+    path = "verify"
 
     def lifetime_seconds(self) -> int:
         return LIFETIME_DAYS * 24 * 3600
@@ -43,8 +40,7 @@ tokens = VerificationTokenGenerator()
 
 
 def make_link(user: User) -> str:
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return f"{settings.ANVIL_BASE_URL}/verify/{uid}/{tokens.make_token(user)}"
+    return tokens.link(user)
 
 
 def send_link(user: User) -> bool:
