@@ -64,9 +64,6 @@ def create_user(email: str, password: str | None = None, *, display_name: str = 
     return user
 
 
-SIGNUP_MODES = ("open", "invitation")
-
-
 def signup_mode() -> str:
     from django.conf import settings
 

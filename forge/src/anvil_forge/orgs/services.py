@@ -193,6 +193,8 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
 
 @transaction.atomic
 def accept_invitation(user, token: str) -> Membership:
+    from anvil_forge.accounts.services import mark_email_verified
+
     invitation = Invitation.objects.select_for_update().filter(token_hash=hash_secret(token or "")).first()
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at < timezone.now():
         raise NotFound("this invitation is not valid any more (used, expired or unknown)")
@@ -204,8 +206,6 @@ def accept_invitation(user, token: str) -> Membership:
     invitation.accepted_at, invitation.accepted_by = timezone.now(), user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
     record(user, invitation.organisation, "member.join", user, {"role": membership.role})
-    from anvil_forge.accounts.services import mark_email_verified
-
     mark_email_verified(user, "invitation")  # the link was e-mailed to this address
     return membership
 
