@@ -27,6 +27,20 @@ def test_limit_per_email():
     throttle.check("b@example.com", "3.3.3.3")  # someone else is not affected
 
 
+def test_take_counts_until_the_limit_and_then_counts_nothing():
+    throttle = Throttle("t", per_email=2, per_address=2, window_minutes=5)
+    throttle.take("a@example.com", "1.1.1.1")
+    throttle.take("b@example.com", "1.1.1.1")
+    for _ in range(3):
+        with pytest.raises(Throttled, match="your network address"):
+            throttle.take("c@example.com", "1.1.1.1")
+    # The refusals were not counted against c: two more elsewhere are allowed, the third is not.
+    throttle.take("c@example.com", "2.2.2.2")
+    throttle.take("c@example.com", "3.3.3.3")
+    with pytest.raises(Throttled, match="this e-mail address"):
+        throttle.take("c@example.com", "4.4.4.4")
+
+
 def test_limit_per_address():
     throttle = Throttle("t", per_email=100, per_address=2, window_minutes=5)
     throttle.hit("a@example.com", "9.9.9.9")

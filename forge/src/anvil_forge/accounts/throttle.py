@@ -93,6 +93,12 @@ class Throttle:
                 _cache(cache.set, key, 1, timeout=self.window)
                 _cache(cache.set, key + ":until", now + self.window, timeout=self.window)
 
+    def take(self, email: str, address: str) -> None:
+        """Count one request that is always counted (an e-mail sent), unless a limit is reached already:
+        then raise :class:`Throttled` and count nothing."""
+        self.check(email, address)
+        self.hit(email, address)
+
     def reset(self, email: str) -> None:
         _cache(cache.delete, _key(self.scope, "email", email))
 

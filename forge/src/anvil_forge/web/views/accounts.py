@@ -55,13 +55,11 @@ def signup(request):
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and not closed and form.is_valid():
         data = form.cleaned_data
-        throttle = mail_throttle()  # each sign-up sends an e-mail to the address it names
         try:
-            throttle.check(data["email"], client_address(request))
+            mail_throttle().take(data["email"], client_address(request))  # each sign-up sends an e-mail
         except Throttled as exc:
             form.add_error(None, exc.message)
         else:
-            throttle.hit(data["email"], client_address(request))
             ok, user = attempt(request, lambda: account_services.sign_up(
                 data["email"], data["password"] or None, display_name=data["display_name"], invitation_token=token),
                 form)
@@ -100,13 +98,11 @@ def magic_request(request):
     form = EmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        throttle = mail_throttle()
         try:
-            throttle.check(email, client_address(request))
+            mail_throttle().take(email, client_address(request))
         except Throttled as exc:
             form.add_error(None, exc.message)
         else:
-            throttle.hit(email, client_address(request))
             magic_links.send_link(email)
             messages.success(request, f"If {email} has an account, a sign-in link is on its way. "
                                       f"It works once, for {magic_links.lifetime_minutes()} minutes.")
@@ -178,13 +174,11 @@ def account(request):
                 messages.success(request, f"API key {made[0].name} created. Copy it now: it is not shown again.")
                 return redirect(reverse("web:account") + "#keys-h")
         elif request.POST.get("form") == "verify_email":
-            throttle = mail_throttle()
             try:
-                throttle.check(user.email, client_address(request))
+                mail_throttle().take(user.email, client_address(request))
             except Throttled as exc:
                 messages.error(request, exc.message)
             else:
-                throttle.hit(user.email, client_address(request))
                 if verification.send_link(user):
                     messages.success(request, f"A link to confirm {user.email} is on its way.")
             return redirect("web:account")
@@ -223,14 +217,11 @@ class PasswordResetView(auth_views.PasswordResetView):
         return context
 
     def form_valid(self, form):
-        email = form.cleaned_data["email"]
-        throttle = mail_throttle()
         try:
-            throttle.check(email, client_address(self.request))
+            mail_throttle().take(form.cleaned_data["email"], client_address(self.request))
         except Throttled as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
-        throttle.hit(email, client_address(self.request))
         self.extra_email_context = {"base_url": settings.ANVIL_BASE_URL}
         return super().form_valid(form)
 
