@@ -1,6 +1,6 @@
 """Sign-in links sent by e-mail: single-use, expiring, and without a table of their own.
 
-A link is ``<ANVIL_BASE_URL>/login/magic/<uid>/<token>``. The token is an HMAC
+A link is ``<ANVIL_BASE_URL>/login/magic/<uid>/<token>`` (``accounts.links``). The token is an HMAC
 (Django's :class:`PasswordResetTokenGenerator` machinery, with its own salt) of
 the user's id, e-mail, password hash and ``last_login`` (to the microsecond)
 plus a timestamp. Signing in sets ``last_login``, so a used link stops
@@ -12,13 +12,9 @@ e-mail also voids them.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.utils.crypto import constant_time_compare
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base64_encode
 
+from .links import LinkTokenGenerator
 from .models import User
 
 DEFAULT_LIFETIME_MINUTES = 15
@@ -26,32 +22,6 @@ DEFAULT_LIFETIME_MINUTES = 15
 
 def lifetime_minutes() -> int:
     return int(getattr(settings, "ANVIL_MAGIC_LINK_MINUTES", DEFAULT_LIFETIME_MINUTES))
-
-
-class LinkTokenGenerator(PasswordResetTokenGenerator):
-    """Django's signed, timestamped token, with each kind of link's own lifetime (``lifetime_seconds``)
-    instead of the password reset's ``PASSWORD_RESET_TIMEOUT``, longer or shorter."""
-
-    path = ""  # the link is <ANVIL_BASE_URL>/<path>/<uid>/<token>
-
-    def lifetime_seconds(self) -> int:
-        return settings.PASSWORD_RESET_TIMEOUT  # Django's; each kind of link sets its own
-
-    def link(self, user: User) -> str:
-        uid = urlsafe_base64_encode(force_bytes(user.pk))
-        return f"{settings.ANVIL_BASE_URL}/{self.path}/{uid}/{self.make_token(user)}"
-
-    def check_token(self, user, token):
-        if not (user and token):
-            return False
-        try:
-            issued = base36_to_int(token.split("-")[0])
-        except ValueError:
-            return False
-        if self._num_seconds(self._now()) - issued > self.lifetime_seconds():
-            return False
-        return any(constant_time_compare(self._make_token_with_timestamp(user, issued, secret), token)
-                   for secret in [self.secret, *self.secret_fallbacks])
 
 
 class MagicLinkTokenGenerator(LinkTokenGenerator):
@@ -89,14 +59,6 @@ def send_link(email: str) -> bool:
     return True
 
 
-def user_for_link(uidb64: str, token: str, generator: PasswordResetTokenGenerator = tokens) -> User | None:
-    """The user a link signs in (or, with another ``generator``, whatever that link is for), or None
-    when the link is unknown, used, expired or tampered with."""
-    try:
-        pk = force_str(urlsafe_base64_decode(uidb64))
-        user = User.objects.filter(pk=pk, is_active=True).first()
-    except (ValueError, TypeError, OverflowError, DjangoValidationError):  # a malformed id: not valid
-        return None
-    if user is None or not generator.check_token(user, token):
-        return None
-    return user
+def user_for_link(uidb64: str, token: str) -> User | None:
+    """The user a link signs in, or None when the link is unknown, used, expired or tampered with."""
+    return tokens.user_for(uidb64, token)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from django.core.mail import send_mail
 
-from . import magic_links
+from .links import LinkTokenGenerator
 from .models import User
 
 LIFETIME_DAYS = 3
 
 
-class VerificationTokenGenerator(magic_links.LinkTokenGenerator):
+class VerificationTokenGenerator(LinkTokenGenerator):
     key_salt = "anvil_forge.accounts.verification.VerificationTokenGenerator"
     path = "verify"
 
@@ -59,4 +59,4 @@ def send_link(user: User) -> bool:
 
 def user_for_link(uidb64: str, token: str) -> User | None:
     """The user a link verifies, or None when the link is unknown, used, expired or tampered with."""
-    return magic_links.user_for_link(uidb64, token, tokens)
+    return tokens.user_for(uidb64, token)
