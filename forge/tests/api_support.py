@@ -1,4 +1,4 @@
-"""Helpers for the API tests: a small JSON client, keys per role, and a fresh rate-limit cache.
+"""Helpers for the API tests: a small JSON client, keys per role, and a limit no test reaches.
 
 Test modules import what they use (``from .api_support import ...``); pytest
 picks the fixtures up from the importing module.
@@ -7,7 +7,6 @@ picks the fixtures up from the importing module.
 import json
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from anvil_forge.accounts.services import create_api_key
@@ -17,11 +16,8 @@ BASE = "/api/v1"
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
-    """A limit no test reaches by accident, and counters that start at zero."""
+    """A limit no test reaches by accident (counters start at zero: conftest.fresh_api_counts)."""
     settings.ANVIL_API_RATE_LIMIT = "100000/minute"
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class Api:

@@ -16,6 +16,14 @@ def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_api_counts():
+    """The API's per-process rate-limit counts start at zero in every test (sign-in counters are rows)."""
+    from anvil_forge.api.ratelimit import reset_local
+
+    reset_local()
+
+
 @pytest.fixture
 def make_user(db):
     def make(email, **kw):
@@ -67,13 +75,8 @@ def own_data_dir(settings, tmp_path):
 
 @pytest.fixture
 def mailbox(settings):
-    """E-mails kept in ``django.core.mail.outbox``, and throttle counters (the cache) that start at zero."""
-    from django.core.cache import cache
-
+    """E-mails kept in ``django.core.mail.outbox`` (throttle counters are rows: each test starts at zero)."""
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def link_in(message) -> str:

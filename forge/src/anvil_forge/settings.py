@@ -139,11 +139,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Cache: local memory per process, or Redis shared by every process when REDIS_URL is set
-# (the API's rate-limit counters live here, see docs/api.md).
-if os.environ.get("REDIS_URL"):
+# Cache: local memory per process, or Redis shared by every process when REDIS_URL is set; with Redis,
+# the API's rate-limit counters live there (api/ratelimit.py; without it, in memory per process). The
+# sign-in and e-mail throttles count in the database whatever this says (accounts/counters.py).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "anvil"}}
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "anvil"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "anvil"}}
 

@@ -84,3 +84,18 @@ class ApiKey(Timestamped):
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Counter(models.Model):
+    """One window of a counter that guards security (the sign-in and e-mail throttles, accounts/counters.py).
+
+    In the database, not a cache: it survives restarts, every process shares it, and no flood of other keys
+    can evict it. A row counts until ``expires_at`` (Unix time); a hit after that starts a new window.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.IntegerField(default=0)
+    expires_at = models.FloatField(db_index=True)
+
+    def __str__(self):
+        return f"{self.key} = {self.count}"

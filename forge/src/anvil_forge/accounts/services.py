@@ -194,3 +194,19 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
         ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+# --- sign-ins (audited; organisation-less events, read by site admins and on the user's account page) ---
+
+def record_sign_in(user: User, method: str, address: str) -> None:
+    """A user signed in (``method``: password, sign-in link, sign-up)."""
+    record(user, None, "user.sign_in", user, {"method": method, "address": address})
+
+
+def record_failed_sign_in(email: str, address: str, *, locked: bool) -> None:
+    """A wrong e-mail or password. Bounded by the throttle (each failure is counted before it is checked),
+    so a flood of guesses cannot flood the log. ``locked``: this failure used up the address's last try."""
+    email = (email or "").strip().lower()[:254]
+    user = User.objects.filter(email=email).first()
+    record(None, None, "user.sign_in_failed", user, {"email": email, "address": address, "locked": locked},
+           target_type="user")

@@ -1,31 +1,36 @@
-"""Sign-in throttling over Django's cache: per e-mail address and per client address.
+"""Sign-in throttling, per e-mail address and per client address, with ``limits`` over the database.
 
-Each failed attempt counts against the e-mail and the client address for a
-window of ``ANVIL_LOGIN_THROTTLE_MINUTES`` (15) that starts with the first
-failure. Once either counter reaches its limit (``ANVIL_LOGIN_ATTEMPTS_PER_EMAIL``,
-5; ``ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS``, 20), further attempts are refused with
-:class:`Throttled` before the password is even checked, until the window ends.
-A successful sign-in clears the e-mail's counter. The same machinery, with the
-scope ``"mail"``, limits how often sign-in links and password-reset mails can
-be requested.
+Each sign-in attempt counts against the e-mail and the client address (its IPv6 /64) for a window of
+``ANVIL_LOGIN_THROTTLE_MINUTES`` (15) that starts with the first attempt. The count is taken *before*
+the password is checked, in one atomic step per counter, so parallel attempts each see their own count
+and no more than the limit are ever checked (``ANVIL_LOGIN_ATTEMPTS_PER_EMAIL``, 5;
+``ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS``, 20). A refused attempt is taken back, and a successful sign-in
+clears the e-mail's count and takes its attempt back from the address's, so only failures use them up.
+The same machinery, with the scope ``"mail"``, limits how often e-mails can be asked for.
 
-The counters live in the ``default`` cache: local memory per process unless
-``REDIS_URL`` is set, which shares them between server processes.
+The counters live in the database (``accounts/counters.py``), never in a cache, so no flood of other
+keys can evict them, a restart does not forget them, and every server process shares them. The address
+is counted first, so one address can start at most its limit of e-mail counters per window.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.cache import cache
+from limits import RateLimitItemPerMinute
+from limits.strategies import FixedWindowRateLimiter
 
 from anvil_forge.core.errors import AnvilError, ValidationError
 
-logger = logging.getLogger(__name__)
+from .counters import DatabaseStorage
+from .services import record_failed_sign_in
+
+_storage = DatabaseStorage()
+_limiter = FixedWindowRateLimiter(_storage)
 
 
 class Throttled(AnvilError):
@@ -43,9 +48,8 @@ def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
 
-def _key(scope: str, kind: str, value: str) -> str:
-    digest = hashlib.sha256((value or "").strip().lower().encode()).hexdigest()[:32]
-    return f"anvil:throttle:{scope}:{kind}:{digest}"
+def _digest(value: str) -> str:
+    return hashlib.sha256((value or "").strip().lower().encode()).hexdigest()[:32]
 
 
 def _minutes(seconds: int) -> str:
@@ -59,60 +63,38 @@ class Throttle:
         self.scope = scope
         self.per_email = per_email if per_email is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL", 5)
         self.per_address = per_address if per_address is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS", 20)
-        minutes = window_minutes if window_minutes is not None else _setting("ANVIL_LOGIN_THROTTLE_MINUTES", 15)
-        self.window = minutes * 60
+        self.minutes = window_minutes if window_minutes is not None else _setting("ANVIL_LOGIN_THROTTLE_MINUTES", 15)
 
-    def _counters(self, email: str, address: str):
-        return (("email", email, self.per_email), ("address", address, self.per_address))
+    @cached_property
+    def _items(self):
+        return {"address": RateLimitItemPerMinute(self.per_address, self.minutes, namespace="throttle"),
+                "email": RateLimitItemPerMinute(self.per_email, self.minutes, namespace="throttle")}
 
-    def check(self, email: str, address: str) -> None:
-        """Raise :class:`Throttled` when either counter is at its limit."""
-        for kind, value, limit in self._counters(email, address):
-            key = _key(self.scope, kind, value)
-            count = _cache(cache.get, key)
-            until = _cache(cache.get, key + ":until") or time.time() + self.window
-            if count is not None and count >= limit and until > time.time():
-                retry = max(1, int(until - time.time()))
+    def _ids(self, kind: str, value: str) -> tuple[str, str, str]:
+        return self.scope, kind, _digest(value)
+
+    def take(self, email: str, address: str) -> None:
+        """Count one attempt. When either count is over its limit, take the attempt back and raise
+        :class:`Throttled` (a refusal uses nothing up)."""
+        taken = []
+        for kind, value in (("address", address), ("email", email)):
+            item, ids = self._items[kind], self._ids(kind, value)
+            taken.append((item, ids))
+            if not _limiter.hit(item, *ids):
+                for done_item, done_ids in taken:
+                    _storage.decr(done_item.key_for(*done_ids))
+                retry = max(1, int(_storage.get_expiry(item.key_for(*ids)) - time.time()))
                 who = "this e-mail address" if kind == "email" else "your network address"
                 raise Throttled(f"Too many attempts for {who}. Wait {_minutes(retry)} and try again.", retry)
 
-    def hit(self, email: str, address: str) -> None:
-        """Count one attempt (a failure for sign-in, a request for mail). The count is one atomic increment
-        (Redis ``INCR``), so concurrent failures are never under-counted; the window starts with the first."""
-        now = time.time()
-        for kind, value, _ in self._counters(email, address):
-            key = _key(self.scope, kind, value)
-            until = _cache(cache.get, key + ":until")
-            if until is not None and until <= now:  # the window is over: start a new one
-                _cache(cache.delete_many, [key, key + ":until"])
-            if _cache(cache.add, key, 0, timeout=self.window):
-                _cache(cache.set, key + ":until", now + self.window, timeout=self.window)
-            try:
-                _cache(cache.incr, key)
-            except ValueError:  # the window ended between the two calls: this attempt starts a new one
-                _cache(cache.set, key, 1, timeout=self.window)
-                _cache(cache.set, key + ":until", now + self.window, timeout=self.window)
+    def forgive(self, email: str, address: str) -> None:
+        """The attempt succeeded: clear the e-mail's count and take the attempt back from the address's."""
+        _limiter.clear(self._items["email"], *self._ids("email", email))
+        _storage.decr(self._items["address"].key_for(*self._ids("address", address)))
 
-    def take(self, email: str, address: str) -> None:
-        """Count one request that is always counted (an e-mail sent), unless a limit is reached already:
-        then raise :class:`Throttled` and count nothing."""
-        self.check(email, address)
-        self.hit(email, address)
-
-    def reset(self, email: str) -> None:
-        _cache(cache.delete, _key(self.scope, "email", email))
-
-
-def _cache(operation, *args, **kwargs):
-    """A cache call that fails open: if the cache (Redis) cannot be reached, sign-in still works —
-    unthrottled, with a warning logged — rather than every sign-in failing with a server error."""
-    try:
-        return operation(*args, **kwargs)
-    except ValueError:
-        raise
-    except Exception:
-        logger.warning("sign-in throttling is unavailable (cache error); not counting", exc_info=True)
-        return None
+    def remaining(self, email: str) -> int:
+        """How many attempts the e-mail address has left in its window."""
+        return _limiter.get_window_stats(self._items["email"], *self._ids("email", email)).remaining
 
 
 def login_throttle() -> Throttle:
@@ -120,19 +102,20 @@ def login_throttle() -> Throttle:
 
 
 def mail_throttle() -> Throttle:
-    """Sign-in links and password resets: a few mails per address per window."""
+    """Sign-in links, password resets, confirmations, sign-ups: a few mails per address per window."""
     return Throttle("mail", per_email=_setting("ANVIL_MAIL_REQUESTS_PER_EMAIL", 3),
                     per_address=_setting("ANVIL_MAIL_REQUESTS_PER_ADDRESS", 20))
 
 
 def sign_in(email: str, password: str, *, client_address: str, request=None):
-    """Check a password sign-in under the throttle; returns the user or raises Throttled / ValidationError."""
+    """Check a password sign-in under the throttle; returns the user or raises Throttled / ValidationError.
+    Failures are audited (``user.sign_in_failed``); the caller records the sign-in itself."""
     throttle = login_throttle()
-    throttle.check(email, client_address)
+    throttle.take(email, client_address)
     user = authenticate(request, username=(email or "").strip().lower(), password=password or "")
     if user is None:
-        throttle.hit(email, client_address)
+        record_failed_sign_in(email, client_address, locked=throttle.remaining(email) == 0)
         raise ValidationError("E-mail address or password is not right.",
                               [{"field": "password", "message": "e-mail address or password is not right"}])
-    throttle.reset(email)
+    throttle.forgive(email, client_address)
     return user

@@ -1,14 +1,17 @@
-"""Rate limiting for the API, with the ``limits`` library over Django's cache.
+"""Rate limiting for the API, with the ``limits`` library.
 
-``limits`` (maintained, used by Flask-Limiter and SlowAPI) parses the limit
-("600/minute"), runs the fixed-window strategy and reports the window's
-remaining count and reset time. It has no Django-cache storage of its own, so
-:class:`DjangoCacheStorage` adapts Django's cache API to it: the counters live
-in the ``default`` cache, local memory by default or Redis when ``REDIS_URL``
-is set (settings.py), so several server processes share one count.
+``limits`` (maintained, used by Flask-Limiter and SlowAPI) parses the limit ("600/minute"), runs the
+fixed-window strategy and reports the window's remaining count and reset time. The counters live in
+Redis when ``REDIS_URL`` is set (through Django's cache, :class:`DjangoCacheStorage`), so every server
+process shares one count; otherwise in ``limits``' own memory storage, per process. That store expires
+keys by time and never evicts one to make room for another (Django's local-memory cache did, at 300
+entries, so a flood of made-up keys reset everyone's count). These counters may be lost on a restart;
+the ones that guard sign-in live in the database (``accounts/counters.py``).
 
 Callers are counted by API key, else LIVE instance (a project access token and the client's
-``X-Anvil-Instance`` header), else signed-in user, else client address (:func:`identity`).
+``X-Anvil-Instance`` header, when that instance is registered with the token), else signed-in user,
+else client address (its IPv6 /64) (:func:`identity`). So the keys one caller can create are bounded:
+by its keys, by the project's registered instances, or by its addresses.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 from limits import RateLimitItem, parse
-from limits.storage import Storage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
+
+from anvil_forge.core.network import client_network
+from anvil_forge.distribution.queries import instance_registered
 
 from .auth import access_token_of, api_key_of
 
@@ -117,11 +123,22 @@ def configured_limit() -> RateLimitItem:
     return _item(getattr(settings, "ANVIL_API_RATE_LIMIT", DEFAULT_LIMIT) or DEFAULT_LIMIT)
 
 
-_limiter = FixedWindowRateLimiter(DjangoCacheStorage())
+_shared = FixedWindowRateLimiter(DjangoCacheStorage())
+_local = FixedWindowRateLimiter(MemoryStorage())
+
+
+def limiter() -> FixedWindowRateLimiter:
+    """Redis (shared by every process) when REDIS_URL is set, else memory (per process)."""
+    return _shared if getattr(settings, "REDIS_URL", "") else _local
+
+
+def reset_local() -> None:
+    """Forget every per-process count (tests)."""
+    _local.storage.reset()
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    return client_network(request)
 
 
 # Ways a request names who sends it, tried in order before the session user and the address:
@@ -145,11 +162,14 @@ def _by_api_key(request: HttpRequest) -> str | None:
 def _by_live_instance(request: HttpRequest) -> str | None:
     """A LIVE client (a project access token) counts per instance: an application's many instances
     often share one address (a NAT), and each polls, streams and heartbeats on its own. The instance is
-    the client's ``X-Anvil-Instance`` header, else its address."""
+    the client's ``X-Anvil-Instance`` header when the token registered that instance — else its address, so
+    made-up instance ids share one count instead of each getting a fresh one."""
     token = access_token_of(request)
     if token is None:
         return None
-    instance = (request.headers.get("X-Anvil-Instance") or "")[:64] or f"ip:{client_address(request)}"
+    instance = (request.headers.get("X-Anvil-Instance") or "")[:64]
+    if not (instance and instance_registered(token, instance)):
+        instance = f"ip:{client_address(request)}"
     return f"live:{token.pk}:{instance}"
 
 
@@ -167,18 +187,18 @@ def identity(request) -> str:
     return f"ip:{client_address(request)}"
 
 
-def hit(request, *, limiter: FixedWindowRateLimiter | None = None) -> Usage:
+def hit(request, *, using: FixedWindowRateLimiter | None = None) -> Usage:
     """Count one request and say whether it is within the limit.
 
     If the cache cannot be reached the request is let through (fail open) and the failure logged:
     an outage of the cache must not take the API down with it.
     """
-    limiter = limiter or _limiter
+    counters = using or limiter()
     item = configured_limit()
     who = identity(request)
     try:
-        allowed = limiter.hit(item, "anvil-api", who)
-        stats = limiter.get_window_stats(item, "anvil-api", who)
+        allowed = counters.hit(item, "anvil-api", who)
+        stats = counters.get_window_stats(item, "anvil-api", who)
     except Exception:
         logger.warning("rate limiting is unavailable (cache error); letting the request through", exc_info=True)
         return Usage(limit=item.amount, remaining=item.amount, reset=math.ceil(time.time()) + item.get_expiry(),

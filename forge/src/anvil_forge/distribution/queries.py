@@ -1,7 +1,7 @@
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
-from .models import AccessToken, Publication, PublishedVersion
+from .models import AccessToken, LiveInstance, Publication, PublishedVersion
 
 
 def access_tokens(user, project):
@@ -33,3 +33,10 @@ def get_delivery(user, pk):
     if delivery is None or not policy.can(user, Action.VIEW, delivery.publication.project.organisation):
         raise NotFound("delivery not found")
     return delivery
+
+
+def instance_registered(token, instance_id: str) -> bool:
+    """Whether ``token`` registered the LIVE instance ``instance_id`` (the API counts requests per instance
+    only for those, so a caller cannot make up fresh counts)."""
+    return LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
+                                       access_token=token).exists()

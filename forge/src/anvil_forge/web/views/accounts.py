@@ -27,8 +27,9 @@ from .base import attempt, client_address, crumbs, page, safe_next, show_error, 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _signed_in(request, user, message: str | None = None):
+def _signed_in(request, user, method: str, message: str | None = None):
     login(request, user, backend=BACKEND)
+    account_services.record_sign_in(user, method, client_address(request))
     if message:
         messages.success(request, message)
     return redirect(safe_next(request, reverse("web:dashboard")))
@@ -65,7 +66,7 @@ def signup(request):
                 form)
             if ok:
                 sent = "" if token else f" We sent a link to {user.email}: open it to confirm the address."
-                return _signed_in(request, user,
+                return _signed_in(request, user, "sign-up",
                                   f"Welcome to Anvil, {user.name}. Your personal organisation is ready.{sent}")
     status = 403 if closed else 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
     return page(request, "web/accounts/signup.html", {"form": form, "next": next_url, "closed": closed},
@@ -85,7 +86,7 @@ def login_view(request):
         except AnvilError as exc:
             show_error(request, exc, form)
         else:
-            return _signed_in(request, user)
+            return _signed_in(request, user, "password")
     status = 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
     next_url = safe_next(request, "")
     return page(request, "web/accounts/login.html", {"form": form, "next": next_url,
@@ -121,7 +122,7 @@ def magic_consume(request, uidb64: str, token: str):
         if request.user.is_authenticated and request.user.pk != user.pk:
             logout(request)
         account_services.mark_email_verified(user, "sign-in link")  # the link reached this mailbox
-        return _signed_in(request, user, f"Signed in as {user.email}.")
+        return _signed_in(request, user, "sign-in link", f"Signed in as {user.email}.")
     return page(request, "web/accounts/magic_confirm.html", {"link_user": user},
                 crumbs=crumbs(None, None, None, None, "Sign-in link"))
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from anvil_forge.core.errors import AnvilError, NotFound
+from anvil_forge.core.network import client_network
 from anvil_forge.orgs.queries import get_organisation
 from anvil_forge.prompts import queries as prompt_queries
 
@@ -25,7 +26,8 @@ def is_htmx(request) -> bool:
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """What per-address throttles count (the address, or its IPv6 /64)."""
+    return client_network(request)
 
 
 def safe_next(request, default: str) -> str:
