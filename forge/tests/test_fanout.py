@@ -119,8 +119,9 @@ def test_revoking_a_token_stops_pushes_to_the_instances_it_registered(locked, li
 
     kept, dropped = live_client("kept"), live_client("dropped")
     _, other = create_access_token(locked.admin, locked.project, "other")
-    assert Api(other).post(f"/projects/{locked.project.pk}/live_instances", kept.describe()).status_code == 200
     revoke_access_token(locked.admin, AccessToken.objects.get(label="prod"))
+    # Once its token is revoked, an instance may re-register with another token of the project.
+    assert Api(other).post(f"/projects/{locked.project.pk}/live_instances", kept.describe()).status_code == 200
     result = publish(locked.admin, locked.pset)
     assert [d.instance.instance_id for d in result.deliveries] == [kept.instance_id]
     assert fanout.send_publication(result.publication.pk) == 1
@@ -214,3 +215,19 @@ def test_instances_need_a_member_to_be_listed(locked):
 
     with pytest.raises(NotFound):
         list(instances.instances_for(locked.outsider, locked.project))
+
+
+@pytest.mark.parametrize("field, value", [("receiver_secret", "sécret-ü-1234567890"),
+                                          ("receiver_url", "http://xn--/anvil/receive")])
+def test_one_unusable_registration_fails_alone_and_the_others_are_delivered(locked, live_client, field, value):
+    # Rows stored before registration checked these fields: the push itself must not stall the batch.
+    healthy, broken = live_client("a"), live_client("b")
+    LiveInstance.objects.filter(instance_id=broken.instance_id).update(**{field: value})
+    result = publish(locked.admin, locked.pset)
+    assert fanout.send_publication(result.publication.pk) == 2
+    states = {d.instance.instance_id: d for d in Delivery.objects.select_related("instance")}
+    assert states[healthy.instance_id].state == "delivered" and healthy.sequence == 1
+    failed = states[broken.instance_id]
+    assert failed.state == "failed" and failed.attempts == 1
+    assert "cannot be used" in failed.last_error
+    assert fanout.send_publication(result.publication.pk) == 0  # nothing left to retry forever

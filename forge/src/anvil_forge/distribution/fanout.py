@@ -151,8 +151,10 @@ def send(delivery_id) -> str | None:
 def _push_all(batch: list[Delivery]) -> list[str]:
     """Push the current bundle to every claimed delivery of ``batch`` (one publication); record each outcome.
 
-    If anything unexpected fails, the claims are handed back (pending, retried after a backoff) before the
-    error propagates, so no delivery waits for its claim to expire or for the worker to restart.
+    A push's failure is that delivery's alone (:func:`_push` turns every error into its outcome). If the
+    batch itself fails (building the bundle, the database), each claim is handed back counted — retried
+    after a backoff, failed after MAX_ATTEMPTS — before the error propagates, so nothing waits for its
+    claim to expire and nothing is retried forever.
     """
     try:
         payload = canonical(build_bundle(batch[0].publication.project))  # current state: at least this new
@@ -164,13 +166,17 @@ def _push_all(batch: list[Delivery]) -> list[str]:
             return [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
     except Exception as exc:
         for delivery in batch:
-            _finish(delivery, DeliveryState.PENDING, f"the worker failed: {exc.__class__.__name__}: {exc}",
-                    retry=True)
+            _retry_or_fail(delivery, f"the worker failed: {exc.__class__.__name__}: {exc}")
         raise
 
 
+class Unusable(str):
+    """A push that cannot work as registered (a URL or secret httpx refuses): failed at once, not retried."""
+
+
 def _push(http: httpx.Client, delivery: Delivery, payload: bytes):
-    """The HTTP part only (runs in a pool thread; no database access here)."""
+    """The HTTP part only (runs in a pool thread; no database access here). Returns the response, or the
+    error as text: a network error (retried), or :class:`Unusable` for anything else."""
     instance = delivery.instance
     try:
         return http.post(instance.receiver_url, content=payload,
@@ -178,9 +184,16 @@ def _push(http: httpx.Client, delivery: Delivery, payload: bytes):
                                   "Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         return f"could not reach the receiver: {exc.__class__.__name__}: {exc}"
+    except Exception as exc:  # an invalid URL, host name or secret (registered before they were checked)
+        log.warning("push to LIVE instance %s cannot be sent: %s: %s", instance.instance_id,
+                    exc.__class__.__name__, exc)
+        return Unusable(f"the receiver URL or secret cannot be used: {exc.__class__.__name__}: {exc}"[:500])
 
 
 def _settle(delivery: Delivery, response) -> str:
+    if isinstance(response, Unusable):
+        _finish(delivery, DeliveryState.FAILED, response)
+        return DeliveryState.FAILED
     if isinstance(response, str):
         return _retry_or_fail(delivery, response)
     answer = _json(response)

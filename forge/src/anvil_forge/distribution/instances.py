@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import timedelta
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
+
+import idna
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import ValidationError
+from anvil_forge.core.errors import Conflict, ValidationError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
+from anvil_forge.prompts.models import Project
+
 from .models import AccessToken, LiveInstance, Mode
+
+
+# What one instance may tell about itself, at most: the page shows the top uses, so a client sends its top
+# MAX_USE_COUNTS; a project with more prompt sets than MAX_VERSIONS is far beyond any real one.
+MAX_VERSIONS = 500
+MAX_USE_COUNTS = 100
+MAX_COUNT = 2**53  # a use count JSON numbers carry exactly everywhere
+# RFC 6750's b64token: what an `Authorization: Bearer` header can carry (the FORGE presents this on pushes).
+SECRET = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 def _text(data: dict, field: str, limit: int, required: bool = False) -> str:
@@ -22,38 +38,102 @@ def _text(data: dict, field: str, limit: int, required: bool = False) -> str:
     if not isinstance(value, str) or len(value) > limit or (required and not value):
         raise ValidationError.field(field, f"{field} must be {'a non-empty' if required else 'a'} string "
                                            f"of at most {limit} characters")
+    if not value.isprintable():
+        raise ValidationError.field(field, f"{field} must not contain control or unprintable characters")
     return value
+
+
+def _check_host(host: str) -> None:
+    """An IP address or a DNS name whose every label is valid (IDNA-encoded for non-ASCII names)."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host
+        labels = ascii_host.rstrip(".").split(".")
+        if not all(HOST_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(host)
+        for label in labels:
+            if label.lower().startswith("xn--"):
+                idna.decode(label)  # a malformed A-label (e.g. "xn--") is refused here, not at push time
+    except (ValueError, idna.IDNAError):
+        raise ValidationError.field("receiver_url", f"receiver_url's host {host!r} is not a valid host name") from None
+
+
+def _receiver_url(data: dict) -> str:
+    url = _text(data, "receiver_url", 500)
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        raise ValidationError.field("receiver_url", "receiver_url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.field("receiver_url", "receiver_url must be an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError.field("receiver_url", "receiver_url must not carry credentials (the secret is sent "
+                                                    "in receiver_secret)")
+    if any(c.isspace() for c in url):
+        raise ValidationError.field("receiver_url", "receiver_url must not contain spaces")
+    _check_host(parts.hostname)
+    return url
+
+
+def _receiver_secret(data: dict, receiver_url: str) -> str:
+    secret = _text(data, "receiver_secret", 128)
+    if receiver_url and not secret:
+        raise ValidationError.field("receiver_secret", "receiver_secret is needed with a receiver_url")
+    if secret and not SECRET.fullmatch(secret):
+        raise ValidationError.field("receiver_secret", "receiver_secret may hold only ASCII letters, digits and "
+                                                       "-._~+/ (it is sent in an HTTP header)")
+    return secret
+
+
+def _use_counts(data: dict) -> dict:
+    uses = data.get("use_counts") or {}
+    if not isinstance(uses, dict) or not all(isinstance(k, str) and 0 < len(k) <= 200 and isinstance(v, int)
+                                             and not isinstance(v, bool) and 0 <= v <= MAX_COUNT
+                                             for k, v in uses.items()):
+        raise ValidationError.field("use_counts", "use_counts must map prompt ids (up to 200 characters) to "
+                                                  f"integers from 0 to {MAX_COUNT}")
+    if len(uses) > MAX_USE_COUNTS:
+        raise ValidationError.field("use_counts", f"use_counts has {len(uses)} entries; at most {MAX_USE_COUNTS} "
+                                                  f"(send the most used)")
+    return uses
 
 
 def _clean(data: dict) -> dict:
     mode = data.get("mode")
     if mode not in Mode.values:
         raise ValidationError.field("mode", f"mode must be one of {', '.join(Mode.values)}")
-    receiver_url = _text(data, "receiver_url", 500)
-    if receiver_url and (urlparse(receiver_url).scheme not in ("http", "https") or not urlparse(receiver_url).netloc):
-        raise ValidationError.field("receiver_url", "receiver_url must be an http(s) URL")
-    uses = data.get("use_counts") or {}
-    if not isinstance(uses, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-                                             and v >= 0 for k, v in uses.items()):
-        raise ValidationError.field("use_counts", "use_counts must map prompt ids to non-negative integers")
+    receiver_url = _receiver_url(data)
     return {
         "host": _text(data, "host", 255), "mode": mode, "receiver_url": receiver_url,
-        "receiver_secret": _text(data, "receiver_secret", 128), **clean_held(data),
-        "client_version": _text(data, "client_version", 32), "use_counts": uses,
+        "receiver_secret": _receiver_secret(data, receiver_url), **clean_held(data),
+        "client_version": _text(data, "client_version", 32), "use_counts": _use_counts(data),
     }
 
 
 def clean_held(data: dict) -> dict:
     """The ``sequence`` and ``versions`` an instance reports holding (a heartbeat, or a receiver's answer)."""
     sequence = data.get("sequence")
-    if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0):
-        raise ValidationError.field("sequence", "sequence must be a non-negative integer or null")
+    if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)
+                                 or not 0 <= sequence <= MAX_SEQUENCE):
+        raise ValidationError.field("sequence", f"sequence must be an integer from 0 to {MAX_SEQUENCE}, or null")
     versions = data.get("versions") or {}
-    if not isinstance(versions, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
-        raise ValidationError.field("versions", "versions must map prompt-set slugs to version labels")
+    if not isinstance(versions, dict) or not all(isinstance(k, str) and 0 < len(k) <= 64 and isinstance(v, str)
+                                                 and len(v) <= 128 for k, v in versions.items()):
+        raise ValidationError.field("versions", "versions must map prompt-set slugs (up to 64 characters) to "
+                                                "version labels (up to 128)")
+    if len(versions) > MAX_VERSIONS:
+        raise ValidationError.field("versions", f"versions has {len(versions)} entries; at most {MAX_VERSIONS}")
     return {"sequence": sequence, "versions": versions}
 
 
+MAX_SEQUENCE = 2**31 - 1  # the column is a PositiveIntegerField (int4 on PostgreSQL)
 GONE = timedelta(days=1)  # not heard from for this long: gone (a restarted app registers as a new instance)
 
 
@@ -63,24 +143,41 @@ def gone_since():
 
 @transaction.atomic
 def register(token: AccessToken, data: dict) -> LiveInstance:
-    """Create or refresh the instance ``data["instance_id"]`` of the token's project."""
+    """Create or refresh the instance ``data["instance_id"]`` of the token's project.
+
+    An instance belongs to the token that registered it: another token of the project may not take it over
+    (its receiver URL and secret) while that one is valid. New instances are counted against the project's
+    limit under a lock on the project, so parallel registrations cannot overshoot it.
+    """
     instance_id = _text(data, "instance_id", 64, required=True)
     fields = _clean(data)
-    project_instances = LiveInstance.objects.filter(project=token.project)
-    if not project_instances.filter(instance_id=instance_id).exists():
+    project = token.project
+    mine = LiveInstance.objects.filter(project=project, instance_id=instance_id)
+    instance = mine.select_for_update(of=("self",)).select_related("access_token").first()
+    if instance is None:
+        Project.objects.select_for_update().filter(pk=project.pk).first()  # new instances one at a time
+        instance = mine.select_for_update(of=("self",)).select_related("access_token").first()  # made meanwhile?
+    now = timezone.now()
+    if instance is None:
         limit = int(getattr(settings, "ANVIL_MAX_LIVE_INSTANCES", 10_000))
-        if project_instances.filter(last_seen_at__gte=gone_since()).count() >= limit:
+        if LiveInstance.objects.filter(project=project, last_seen_at__gte=gone_since()).count() >= limit:
             raise ValidationError.field(
-                "instance_id", f"project '{token.project.slug}' already has {limit} LIVE instances heard from in "
+                "instance_id", f"project '{project.slug}' already has {limit} LIVE instances heard from in "
                                f"the last day, its limit (ANVIL_MAX_LIVE_INSTANCES): a new one is not registered")
-    instance, created = LiveInstance.objects.select_for_update().update_or_create(
-        project=token.project, instance_id=instance_id,
-        defaults={**fields, "access_token": token, "last_seen_at": timezone.now()},
-    )
-    if created:
-        record(None, token.project.organisation, "live_instance.register", instance,
-               {"project": token.project.slug, "host": fields["host"], "mode": fields["mode"],
-                "token": token.label}, target_type="live_instance")
+        instance = LiveInstance.objects.create(project=project, instance_id=instance_id, access_token=token,
+                                               last_seen_at=now, **fields)
+        record(None, project.organisation, "live_instance.register", instance,
+               {"project": project.slug, "host": fields["host"], "mode": fields["mode"], "token": token.label},
+               target_type="live_instance")
+        return instance
+    owner = instance.access_token
+    if owner is not None and owner.pk != token.pk and owner.revoked_at is None:
+        raise Conflict(f"LIVE instance {instance_id!r} is registered with another access token of this project "
+                       f"({owner.label}); an instance id belongs to the token that registered it",
+                       [{"field": "instance_id", "message": "registered with another access token"}])
+    for name, value in {**fields, "access_token": token, "last_seen_at": now}.items():
+        setattr(instance, name, value)
+    instance.save()
     return instance
 
 
