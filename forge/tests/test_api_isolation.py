@@ -96,6 +96,7 @@ MATRIX = {
     "diff": op("GET", lambda w: f"/prompt_sets/{w.pset.pk}/diff?from=1.0.0", ALL, 200),
     "rollback": op("POST", lambda w: f"/prompt_sets/{w.pset.pk}/rollback", ALL, 201,
                    lambda w: {"to": "1.0.0", "label": "1.1.0"}),
+    "approve_version": op("POST", lambda w: f"/prompt_sets/{w.pset.pk}/versions/1.0.0/approve", MANAGERS, 200),
 }
 
 # Operations on the caller's own things (no organisation to be outside of): everyone with a key may.

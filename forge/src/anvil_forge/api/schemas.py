@@ -291,6 +291,24 @@ class AddressRenderOut(Schema):
 
 # --- versions -------------------------------------------------------------------------
 
+class ApprovalOut(Schema):
+    source: Literal["review", "version", "import", "earlier"] = Field(
+        description="review: the set's review was approved with this content; version: an approver approved "
+                    "this version; import: imported LOCKED; earlier: published or LOCKED before approvals "
+                    "were recorded")
+    approved_at: datetime.datetime = Field(validation_alias="created_at")
+    approved_by_email: str | None = None
+    version: str | None = Field(None, description="the version that was approved, when one was")
+
+    @staticmethod
+    def resolve_approved_by_email(obj):
+        return obj.approved_by.email if obj.approved_by_id and obj.approved_by else None
+
+    @staticmethod
+    def resolve_version(obj):
+        return obj.version.label if obj.version_id and obj.version else None
+
+
 class VersionOut(Resource):
     prompt_set_id: uuid.UUID
     label: str
@@ -299,10 +317,16 @@ class VersionOut(Resource):
     created_by_id: uuid.UUID | None
     created_by_email: str | None
     first_published_at: datetime.datetime | None
+    approval: ApprovalOut | None = Field(
+        description="why this version may be published: its content was approved (null: it needs approval)")
 
     @staticmethod
     def resolve_created_by_email(obj):
         return obj.created_by.email if obj.created_by_id and obj.created_by else None
+
+    @staticmethod
+    def resolve_approval(obj):
+        return prompt_queries.approval_of(obj)
 
 
 class PromptSnapshot(Schema):

@@ -1,4 +1,4 @@
-"""Versions of a prompt set: list, create, read, compare, roll back."""
+"""Versions of a prompt set: list, create, read, compare, roll back, approve."""
 
 import uuid
 
@@ -69,3 +69,12 @@ def rollback(request, id: uuid.UUID, payload: RollbackIn):
     user = actor(request)
     prompt_set = prompt_queries.get_prompt_set(user, id)
     return Status(201, prompt_services.rollback(user, prompt_set, payload.to, payload.label, payload.changelog))
+
+
+@router.post("/prompt_sets/{uuid:id}/versions/{label}/approve", response={200: VersionDetailOut, **WRITE})
+def approve_version(request, id: uuid.UUID, label: Text):
+    """Approve a version's content so it may be published (owners and admins): needed for a version made
+    after the set was approved, such as a rollback, unless its content was approved before."""
+    user = actor(request)
+    version = prompt_queries.get_version_by_label(user, prompt_queries.get_prompt_set(user, id), label)
+    return prompt_services.approve_version(user, version)

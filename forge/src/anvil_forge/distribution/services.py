@@ -13,6 +13,7 @@ from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 from anvil_forge.core.tokens import hash_secret, new_secret
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
+from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts.models import Project, PromptSet, Status, Version
 
 from . import fanout
@@ -79,19 +80,15 @@ class PublishResult:
 
 @transaction.atomic
 def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishResult:
-    """Publish a version (default: the newest) of a LOCKED prompt set; the project's sequence rises by one."""
+    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set; the project's
+    sequence rises by one. A version whose content no approver approved is refused (Conflict)."""
     project = Project.objects.select_for_update().select_related("organisation").get(pk=prompt_set.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "prompt set")
     prompt_set = PromptSet.objects.select_for_update().get(pk=prompt_set.pk)
     if prompt_set.status != Status.LOCKED:
         raise Conflict(f"prompt set '{prompt_set.slug}' is {Status(prompt_set.status).label}: "
                        f"only a LOCKED prompt set can be published (submit it for review and approve it first)")
-    versions = prompt_set.versions.order_by("-sequence")
-    version = versions.filter(label=label).first() if label else versions.first()
-    if version is None:
-        raise NotFound(f"prompt set '{prompt_set.slug}' has no version {label!r}" if label
-                       else f"prompt set '{prompt_set.slug}' has no version to publish: create one first",
-                       [{"field": "version", "message": "no such version"}])
+    version = _version_to_publish(prompt_set, label)
     current = PublishedVersion.objects.filter(prompt_set=prompt_set).first()
     if current is not None and current.version_id == version.pk:
         return PublishResult(project, prompt_set, version, current_sequence(project), False)
@@ -108,3 +105,24 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishRe
     transaction.on_commit(lambda: broker.announce(project.pk, sequence))  # first: streams are the fastest path
     deliveries = fanout.plan(publication)
     return PublishResult(project, prompt_set, version, sequence, True, publication, deliveries)
+
+
+def _version_to_publish(prompt_set: PromptSet, label: str | None) -> Version:
+    if not label:
+        approved = prompt_queries.approved_versions(prompt_set)
+        if approved:
+            return approved[0]
+        if prompt_set.versions.exists():
+            raise Conflict(f"prompt set '{prompt_set.slug}' has no approved version to publish: an owner or admin "
+                           f"must approve one first", [{"field": "version", "message": "no approved version"}])
+        raise NotFound(f"prompt set '{prompt_set.slug}' has no version to publish: create one first",
+                       [{"field": "version", "message": "no such version"}])
+    version = prompt_set.versions.filter(label=label).first()
+    if version is None:
+        raise NotFound(f"prompt set '{prompt_set.slug}' has no version {label!r}",
+                       [{"field": "version", "message": "no such version"}])
+    if prompt_queries.approval_of(version) is None:
+        raise Conflict(f"version {label} of '{prompt_set.slug}' is not approved: its content differs from what an "
+                       f"approver approved. An owner or admin must review and approve it before it is published",
+                       [{"field": "version", "message": "not approved"}])
+    return version

@@ -18,6 +18,7 @@ from anvil_forge.audit.services import record
 from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
+from anvil_forge.prompts import services as prompt_services
 from anvil_forge.prompts.models import Project, Prompt, PromptSet, Status, Version
 from anvil_forge.prompts.snapshots import content_of
 from anvil_forge.prompts.validation import check_metadata, check_name, check_parameters, check_template
@@ -152,6 +153,8 @@ def _create_set(actor, project: Project, data: dict, result: ImportResult) -> No
         Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
                                snapshot=version["snapshot"], sequence=version["sequence"], created_by=actor)
         result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
+    if data["status"] == Status.LOCKED:
+        prompt_services.approve_imported(actor, prompt_set)
     if data["status"] != Status.LIVE:  # content first (only a LIVE set takes it), then the status
         prompt_set.status = data["status"]
         prompt_set.save(update_fields=["status", "updated_at"])

@@ -101,3 +101,27 @@ class Version(Timestamped):
 
     def __str__(self):
         return f"{self.prompt_set.slug}@{self.label}"
+
+
+class ApprovalSource(models.TextChoices):
+    REVIEW = "review", "approved in review"
+    VERSION = "version", "approved as a version"
+    IMPORT = "import", "imported as LOCKED"
+    EARLIER = "earlier", "published or LOCKED before approvals were recorded"
+
+
+class Approval(Timestamped):
+    """Content of a prompt set that an approver approved: a version is publishable only when its content
+    (``content_digest`` of its snapshot) is one of its set's approvals. Rows are only ever added."""
+
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="approvals")
+    digest = models.CharField(max_length=64)
+    source = models.CharField(max_length=10, choices=ApprovalSource.choices)
+    version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["prompt_set", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "digest"], name="approval_digest_unique"),
+        ]

@@ -14,8 +14,9 @@ from anvil_client import versions as semver_rules
 from anvil_forge.core.errors import NotFound, ValidationError
 from anvil_forge.orgs.queries import organisations_for
 
+from . import approvals
 from .diff import diff_snapshots
-from .models import Project, Prompt, PromptSet, Version
+from .models import Approval, Project, Prompt, PromptSet, Version
 from .snapshots import build_snapshot
 
 
@@ -69,10 +70,21 @@ def get_prompt(user, pk) -> Prompt:
 def versions_for(user, prompt_set=None):
     qs = _visible(user, Version, "prompt_set__project__organisation").select_related(
         "prompt_set__project__organisation", "created_by"
-    )
+    ).prefetch_related("prompt_set__approvals__approved_by", "prompt_set__approvals__version")
     if prompt_set is not None:
         qs = qs.filter(prompt_set=prompt_set)
     return qs.order_by("-sequence")
+
+
+def approval_of(version: Version) -> Approval | None:
+    """The approval that makes this version publishable (its content was approved), or None."""
+    return approvals.approval_of(version)
+
+
+def approved_versions(prompt_set: PromptSet) -> list[Version]:
+    """The set's publishable versions, newest first: those whose content an approver approved."""
+    digests = set(prompt_set.approvals.values_list("digest", flat=True))
+    return [v for v in prompt_set.versions.order_by("-sequence") if approvals.content_digest(v.snapshot) in digests]
 
 
 def get_version(user, pk) -> Version:

@@ -19,7 +19,8 @@ from anvil_forge.core.slugs import check_slug, make_slug
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
-from .models import Project, Prompt, PromptSet, Status, Version
+from . import approvals
+from .models import ApprovalSource, Project, Prompt, PromptSet, Status, Version
 from .snapshots import build_snapshot
 from .validation import check_metadata, check_name, check_parameters, check_template
 
@@ -198,9 +199,14 @@ def change_status(actor, prompt_set: PromptSet, status: str) -> PromptSet:
     policy.require(actor, action, organisation, "prompt set")
     if target == Status.REVIEW:
         _ensure_ready_for_review(prompt_set)
+    summary = {"from": current.value, "to": target.value}
+    if target == Status.LOCKED:  # the approver approves the content under review: the working copy
+        snapshot = build_snapshot(prompt_set)
+        approvals.approve(prompt_set, snapshot, ApprovalSource.REVIEW, actor)
+        summary["approved_content"] = approvals.content_digest(snapshot)
     prompt_set.status = target
     prompt_set.save(update_fields=["status", "updated_at"])
-    record(actor, organisation, f"prompt_set.{verb}", prompt_set, {"from": current.value, "to": target.value})
+    record(actor, organisation, f"prompt_set.{verb}", prompt_set, summary)
     return prompt_set
 
 
@@ -349,6 +355,28 @@ def rollback(actor, prompt_set: PromptSet, to: str, label: str, changelog: str |
         raise NotFound(f"prompt set '{prompt_set.slug}' has no version {to!r}", [{"field": "to", "message": "no such version"}])
     return _new_version(actor, prompt_set, label, changelog or f"Roll back to {to}", source.snapshot,
                         "rollback", {"to": to})
+
+
+@transaction.atomic
+def approve_version(actor, version: Version) -> Version:
+    """Approve a version's content (owners and admins), so it may be published: for a version made after
+    the set's approval, e.g. a rollback. Approving approved content is refused (Conflict)."""
+    prompt_set = _locked_set(version.prompt_set)
+    organisation = prompt_set.project.organisation
+    policy.require(actor, Action.APPROVE, organisation, "version")
+    version = prompt_set.versions.get(pk=version.pk)
+    if not approvals.approve(prompt_set, version.snapshot, ApprovalSource.VERSION, actor, version):
+        raise Conflict(f"version {version.label} of '{prompt_set.slug}' is already approved (its content is)")
+    record(actor, organisation, "version.approve", version,
+           {"prompt_set": prompt_set.slug, "label": version.label,
+            "approved_content": approvals.content_digest(version.snapshot)})
+    return version
+
+
+def approve_imported(actor, prompt_set: PromptSet) -> None:
+    """An imported set arriving LOCKED keeps its working copy approved (the importer holds the approve right:
+    importing needs owner or admin). Called inside the import's transaction, which audits it."""
+    approvals.approve(prompt_set, build_snapshot(prompt_set), ApprovalSource.IMPORT, actor)
 
 
 @transaction.atomic

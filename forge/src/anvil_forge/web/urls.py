@@ -82,6 +82,7 @@ urlpatterns = [
     path(S + "editor/missing", prompts.missing_rows, name="set_editor_missing"),
     path(S + "v/<str:label>/", versions.detail, name="version"),
     path(S + "v/<str:label>/delete", versions.delete, name="version_delete"),
+    path(S + "v/<str:label>/approve", versions.approve, name="version_approve"),
     # prompts
     path(T, prompts.editor, name="prompt"),
     path(T + "delete", prompts.delete, name="prompt_delete"),

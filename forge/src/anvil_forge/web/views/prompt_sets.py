@@ -32,6 +32,8 @@ def publish_state(prompt_set, role=None) -> str:
         return "Only owners and admins publish."
     if not prompt_set.versions.exists():
         return "Create a version first."
+    if not prompt_queries.approved_versions(prompt_set):
+        return "No version is approved: approve one first."
     return ""
 
 
@@ -62,6 +64,10 @@ def detail(request, org, project, pset):
     for prompt in prompts:
         prompt.check = prompt_queries.analysis(prompt)
     versions = list(prompt_queries.versions_for(request.user, prompt_set))
+    for version in versions:
+        version.approval = prompt_queries.approval_of(version)
+    approved = [v for v in versions if v.approval]
+    newest_approved = approved[0].sequence if approved else 0
     transitions = [dict(t, label=VERB_LABELS.get(t["verb"], t["verb"]))
                    for t in prompt_queries.allowed_transitions(request.user, prompt_set)]
     suggestions = prompt_queries.suggested_labels(prompt_set)
@@ -73,6 +79,8 @@ def detail(request, org, project, pset):
         "can_delete": policy.allows(role, Action.DELETE_VERSIONED),
         "can_approve": policy.allows(role, Action.APPROVE),
         "publish_reason": publish_state(prompt_set, role),
+        "approved_versions": approved,  # the publish form offers these, the newest approved first
+        "unapproved_newer": [v.label for v in versions if not v.approval and v.sequence > newest_approved],
         "published": dist_queries.published_version_of(prompt_set),
         "next_label": suggestions[0][1] if suggestions else "",
         "rollback_form": RollbackForm(),

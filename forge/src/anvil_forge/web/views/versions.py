@@ -1,4 +1,4 @@
-"""Versions: create, the read-only version page, compare (side by side or unified), roll back, delete."""
+"""Versions: create, the read-only version page, compare (side by side or unified), roll back, approve, delete."""
 
 from __future__ import annotations
 
@@ -67,6 +67,8 @@ def detail(request, org, project, pset, label):
         "metadata": version.snapshot.get("metadata") or {},
         "can_delete": policy.can(request.user, Action.DELETE_VERSIONED, org_obj) and not version.first_published_at,
         "can_rollback": policy.can(request.user, Action.EDIT_PROMPTS, org_obj),
+        "can_approve": policy.can(request.user, Action.APPROVE, org_obj),
+        "approval": prompt_queries.approval_of(version),
         "rollback_form": RollbackForm(initial={"to": version.label,
                                                "label": (prompt_queries.suggested_labels(prompt_set) or [("", "")])[0][1]}),
     }, crumbs=crumbs(org_obj, prompt_set.project, prompt_set, None, f"Version {version.label}"))
@@ -162,3 +164,14 @@ def delete(request, org, project, pset, label):
     return page(request, "web/versions/delete.html", {"prompt_set": prompt_set, "version": version},
                 crumbs=crumbs(prompt_set.project.organisation, prompt_set.project, prompt_set, None,
                               (f"Version {label}", url_for(version)), "Delete"))
+
+
+@require_POST
+@web_view
+def approve(request, org, project, pset, label):
+    prompt_set = base.prompt_set(request, org, project, pset)
+    version = _version(request, prompt_set, label)
+    ok, _ = attempt(request, lambda: prompt_services.approve_version(request.user, version))
+    if ok:
+        messages.success(request, f"Version {label} approved: it can be published.")
+    return redirect(request.POST.get("next") == "set" and url_for(prompt_set) or url_for(version))
