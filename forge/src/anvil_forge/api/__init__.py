@@ -18,6 +18,7 @@ from ninja import NinjaAPI
 from . import api_keys, errors, organisations, projects, prompt_sets, prompts, versions
 from . import distribution, peering
 from .auth import AUTH
+from .parser import JsonParser
 
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": {"description": "requests allowed per window", "schema": {"type": "integer"}},
@@ -62,6 +63,7 @@ api = AnvilAPI(
     ),
     urls_namespace="api-v1",
     auth=AUTH,
+    parser=JsonParser(),
 )
 errors.install(api)
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja import errors as ninja_errors
 
 from anvil_forge.core.errors import AnvilError
+from anvil_forge.core.jsonin import BadJSON
 
 logger = logging.getLogger("anvil_forge.api")
 
@@ -84,9 +87,26 @@ def on_http_error(request: HttpRequest, exc: ninja_errors.HttpError) -> HttpResp
     message = str(exc)
     if isinstance(exc, ninja_errors.AuthenticationError) and message == "Unauthorized":
         message = "authentication required: send 'Authorization: Bearer <API key>' or sign in"
-    elif status == 400 and message == "Cannot parse request body":
+    elif status == 400 and message.startswith("Cannot parse request body"):
+        cause = exc.__cause__
+        if isinstance(cause, BadJSON):
+            field = cause.path.removeprefix("body.") if cause.path != "body" else "body"
+            return error_response(400, f"the request body is refused: {cause.message}",
+                                  [{"field": field, "message": cause.message}])
         message = "the request body is not valid JSON"
     return error_response(status, message)
+
+
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(413, f"the request body is larger than {limit // 1024} KiB, the most this endpoint takes",
+                          [{"field": "body", "message": "too large"}])
+
+
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return error_response(400, f"the form has too many fields or files: {exc}")
+    return error_response(400, f"the request is refused: {str(exc)[:200] or exc.__class__.__name__}")
 
 
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -107,6 +127,8 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ninja_errors.ValidationError, on_validation_error)
     api.add_exception_handler(ninja_errors.HttpError, on_http_error)
     api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(RequestDataTooBig, on_too_big)
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)
     api.add_exception_handler(Exception, on_unexpected)
 
 

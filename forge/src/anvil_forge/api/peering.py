@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Field, Router, Schema, Status
 from pydantic import ValidationError as PydanticValidationError
 
+from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 from anvil_forge.orgs import queries as org_queries
 from anvil_forge.peering import archive as archive_format
@@ -176,9 +176,11 @@ def _import_input(request: HttpRequest) -> tuple[str, Any]:
     if request.content_type not in ("application/json", ""):
         raise ValidationError.field("body", "send JSON ({\"organisation\": …, \"archive\": {…}}) or a multipart form")
     try:
-        body = json.loads(_read_body(request) or b"null")
-    except (ValueError, RecursionError):
-        raise BadBody("the request body is not valid JSON", [{"field": "body", "message": "not JSON"}]) from None
+        body = jsonin.loads(_read_body(request) or b"null")
+    except jsonin.BadJSON as exc:
+        field = exc.path.removeprefix("body.") if exc.path != "body" else "body"
+        raise BadBody(f"the request body is refused: {exc.message}", [{"field": field, "message": exc.message}]) \
+            from None
     try:
         payload = ImportIn.model_validate(body)
     except PydanticValidationError as exc:

@@ -16,5 +16,5 @@ def errors(*codes: int) -> dict:
 
 READ = errors(403, 404, 422)
 LIST = errors(400, 403, 404, 422)
-WRITE = errors(400, 403, 404, 409, 422)
+WRITE = errors(400, 403, 404, 409, 413, 422)
 DELETE = errors(403, 404, 409, 422)

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from anvil_forge.audit.services import record
+from anvil_forge.core import jsonin
 from anvil_forge.core.errors import Conflict, ValidationError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
@@ -238,8 +239,8 @@ def _retry_or_fail(delivery: Delivery, error: str) -> str:
 
 def _json(response) -> dict:
     try:
-        data = response.json()
-    except ValueError:
+        data = jsonin.loads(response.content, "the receiver's answer")
+    except ValueError:  # jsonin.BadJSON: broken, too deep, not text
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -37,6 +37,7 @@ from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 from anvil_client.bundle import canonical
 
+from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 
 FORMAT = "anvil-project-archive"
@@ -142,13 +143,9 @@ def loads(data: bytes | str) -> dict:
             raise InvalidArchive.field("archive", "the archive is not UTF-8 text (is it an Anvil project archive?)") \
                 from None
     try:
-        value = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidArchive.field("archive", f"the archive is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                              f"column {exc.colno}") from None
-    except RecursionError:
-        raise InvalidArchive.field("archive", "the archive is nested too deeply") from None
-    return value
+        return jsonin.loads(data, "archive")
+    except jsonin.BadJSON as exc:
+        raise InvalidArchive.field(exc.path, exc.message.replace("archive is", "the archive is", 1)) from None
 
 
 def _path(parts) -> str:

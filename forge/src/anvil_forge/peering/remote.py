@@ -22,7 +22,6 @@ messages, logs or reprs.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 from pydantic import ValidationError as PydanticValidationError
+
+from anvil_forge.core import jsonin
 
 from .known_forges import KnownForge
 from .wire import ForgeInfo, ForgeOrganisation, ForgeProject, ForgeProjectDetail, RemotePage
@@ -105,8 +106,8 @@ def _user_agent() -> str:
 def _remote_message(body: bytes) -> str:
     """The ``error.message`` of an Anvil error envelope, shortened; "" when there is none."""
     try:
-        message = json.loads(body)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+        message = jsonin.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):  # BadJSON is a ValueError
         return ""
     return message[:200] if isinstance(message, str) else ""
 
@@ -149,9 +150,10 @@ def _get(forge: KnownForge, path: str, params: dict | None = None, *, what: str,
             raise _fail(Malformed(forge, f"{forge.name} did not answer with JSON for {what} "
                                          f"(is {forge.url} an Anvil FORGE?)", status))
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            raise _fail(Malformed(forge, f"{forge.name} answered {what} with broken JSON", status)) from None
+            return jsonin.loads(body)
+        except jsonin.BadJSON as exc:
+            raise _fail(Malformed(forge, f"{forge.name} answered {what} with broken JSON: {exc.message}",
+                                  status)) from None
     remote = _remote_message(body)
     said = f": {remote}" if remote else ""
     if status == 401:
