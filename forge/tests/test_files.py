@@ -1,7 +1,13 @@
-"""Files created once in the data directory (secret key, signing key) when several processes start at once."""
+"""Files in the data directory: created once (secret key, signing key) when several processes start at once;
+those holding secrets (the SQLite database, e-mailed sign-in links) readable by the service's user only."""
 
 import multiprocessing
 import os
+import stat
+import subprocess
+import sys
+
+import pytest
 
 from anvil_forge.core.files import create_once
 
@@ -32,3 +38,57 @@ def test_an_existing_file_is_never_overwritten(tmp_path):
     path = tmp_path / "secret_key"
     path.write_bytes(b"kept")
     assert create_once(path, b"new") == b"kept" and path.read_bytes() == b"kept"
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def loose_umask():
+    old = os.umask(0o022)  # the common default: files 0644
+    yield
+    os.umask(old)
+
+
+def _sqlite(name):
+    """A connection to an embedded database file, as the FORGE opens it (on whichever database tests run)."""
+    from django.db.utils import ConnectionHandler
+
+    return ConnectionHandler({"default": {"ENGINE": "anvil_forge.db.sqlite3", "NAME": str(name)}})["default"]
+
+
+def test_the_sqlite_database_and_its_wal_files_are_created_private(tmp_path, loose_umask, django_db_blocker):
+    name = tmp_path / "anvil.sqlite3"
+    with django_db_blocker.unblock():  # a database of its own, not the test database
+        db = _sqlite(name)
+        with db.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("CREATE TABLE secrets (value TEXT)")
+            cursor.execute("INSERT INTO secrets VALUES ('receiver secret')")
+            assert {_mode(name), _mode(f"{name}-wal"), _mode(f"{name}-shm")} == {0o600}
+        db.close()
+        os.chmod(name, 0o644)  # as an earlier release created it
+        db = _sqlite(name)
+        db.ensure_connection()
+        db.close()
+    assert _mode(name) == 0o600
+
+
+def test_mail_files_with_sign_in_links_are_private(tmp_path, settings, loose_umask):
+    from django.core.mail import send_mail
+
+    from anvil_forge import settings as anvil_settings
+
+    settings.MAILERS = {"default": {**anvil_settings.MAILERS["default"], "OPTIONS": {"file_path": str(tmp_path / "mail")}}}
+    send_mail("Sign in", "https://forge.example/accounts/link/secret", "anvil@localhost", ["ann@example.com"])
+    [mail] = (tmp_path / "mail").iterdir()
+    assert "accounts/link/secret" in mail.read_text()
+    assert _mode(mail) == 0o600 and _mode(tmp_path / "mail") == 0o700
+
+
+def test_a_new_data_directory_is_private(tmp_path):
+    data = tmp_path / "data"
+    env = {**os.environ, "ANVIL_DATA_DIR": str(data)}
+    subprocess.run([sys.executable, "-c", "import anvil_forge.settings"], env=env, check=True, umask=0o022)
+    assert _mode(data) == 0o700

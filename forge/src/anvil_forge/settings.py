@@ -33,7 +33,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("ANVIL_DATA_DIR", "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)  # mode: when it is created here
 
 
 def _secret_key() -> str:
@@ -168,7 +168,7 @@ if os.environ.get("EMAIL_HOST"):
     }
 else:
     _mailer = {
-        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "BACKEND": "anvil_forge.core.mail.PrivateFileBackend",  # files 0600: they hold sign-in links
         "OPTIONS": {"file_path": str(DATA_DIR / "mail")},
     }
 MAILERS = {"default": _mailer}

@@ -32,3 +32,22 @@ def create_once(path: Path, content: bytes, mode: int = 0o600) -> bytes:
         return content
     finally:
         os.unlink(aside)
+
+
+def private(path: Path, mode: int = 0o600) -> None:
+    """Take group and other permissions off ``path`` if it has any (files made by an earlier release, or
+    under a loose umask). Owner bits are kept; a file we do not own is left to its owner."""
+    try:
+        current = path.stat()
+    except FileNotFoundError:
+        return
+    if current.st_mode & 0o077 and current.st_uid == os.geteuid():
+        os.chmod(path, (current.st_mode & 0o700) | (mode & 0o700))
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (then only tighten it)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        private(path)
