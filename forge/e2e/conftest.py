@@ -126,7 +126,8 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, server):
-    """A page in a fresh browser context (its own cookies), that fails the test on a script error or a 5xx."""
+    """A page in a fresh browser context (its own cookies), that fails the test on a script error, a 5xx or
+    anything the Content-Security-Policy blocked."""
     contexts = []
 
     def make(width: int = 1280, height: int = 860):
@@ -135,6 +136,9 @@ def new_page(browser, server):
         page = context.new_page()
         page.problems = []
         page.on("pageerror", lambda exc: page.problems.append(f"script error: {exc}"))
+        # Chromium reports what the Content-Security-Policy blocked (a script, a style) on the console.
+        page.on("console", lambda m: page.problems.append(f"CSP: {m.text}")
+                if "Content Security Policy" in m.text else None)
         page.on("response", lambda r: page.problems.append(f"{r.status} {r.url}") if r.status >= 500 else None)
         page.on("requestfailed", lambda r: page.problems.append(f"failed {r.url}: {r.failure}")
                 if server.url in r.url and "ERR_ABORTED" not in (r.failure or "") else None)
@@ -198,7 +202,7 @@ def shot(page, name: str, height: int = 1000):
 
 
 def axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE.read_text())  # through DevTools: the page's CSP rightly refuses an injected inline script
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,

@@ -332,3 +332,11 @@ def test_accessibility(new_page):
     if found := axe_violations(page):
         problems["palette"] = found
     assert problems == {}
+
+
+def test_the_api_docs_page_works_under_the_content_security_policy(new_page):
+    page = new_page()
+    sign_in(page, OWNER)
+    page.goto("/api/v1/docs")
+    expect(page.locator(".opblock-tag").first).to_be_visible()  # Swagger UI rendered its operations
+    expect(page.get_by_text("/api/v1/prompt_sets/{id}/publish").first).to_be_attached()
