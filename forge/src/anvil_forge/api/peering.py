@@ -132,7 +132,9 @@ def forge_projects(request, id: uuid.UUID, page: PageQuery):
 def forge_project(request, id: uuid.UUID):
     """A project with its prompt sets (status, versions, published version) and their prompts."""
     user = actor(request)
-    return peering_queries.project_detail(user, prompt_queries.get_project(user, id))
+    project = prompt_queries.get_project(user, id)
+    peering_services.record_peer_read(user, project)
+    return peering_queries.project_detail(user, project)
 
 
 # --- export and import ---------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ def forge_project(request, id: uuid.UUID):
 def export_project(request, id: uuid.UUID):
     """The project as a portable archive: prompt sets, working copies, statuses and every version."""
     user = actor(request)
-    return peering_queries.export_archive(user, prompt_queries.get_project(user, id))
+    return peering_services.export_project(user, prompt_queries.get_project(user, id), via="api")
 
 
 def _read_body(request: HttpRequest) -> bytes:

@@ -11,9 +11,12 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     actor_email = models.CharField(max_length=254, blank=True)
+    # SET_NULL: deleting an organisation keeps its history, still telling which organisation it was.
     organisation = models.ForeignKey(
-        "orgs.Organisation", null=True, on_delete=models.CASCADE, related_name="audit_events"
+        "orgs.Organisation", null=True, on_delete=models.SET_NULL, related_name="audit_events"
     )
+    organisation_ref = models.CharField(max_length=36, blank=True, db_index=True)  # its id, as text
+    organisation_name = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=32)
     target_id = models.CharField(max_length=64, blank=True)

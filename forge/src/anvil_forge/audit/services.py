@@ -10,6 +10,8 @@ def record(actor, organisation, action: str, target=None, summary: dict | None =
         actor=actor if getattr(actor, "pk", None) else None,
         actor_email=getattr(actor, "email", "") or "",
         organisation=organisation,
+        organisation_ref=str(organisation.pk) if organisation is not None else "",
+        organisation_name=organisation.name[:100] if organisation is not None else "",
         action=action,
         target_type=target_type or (type(target).__name__.lower() if target is not None else ""),
         target_id=str(getattr(target, "pk", "") or ""),

@@ -120,7 +120,9 @@ def delete_organisation(actor, organisation: Organisation) -> None:
     from anvil_forge.prompts.services import ensure_projects_deletable
 
     ensure_projects_deletable(organisation.projects.all())
-    record(actor, None, "organisation.delete", organisation, {"name": organisation.name, "id": str(organisation.pk)})
+    # Recorded in the organisation's own history, which outlives it (AuditEvent.organisation is SET_NULL).
+    record(actor, organisation, "organisation.delete", organisation,
+           {"name": organisation.name, "id": str(organisation.pk)})
     organisation.delete()
 
 

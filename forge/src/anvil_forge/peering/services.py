@@ -9,11 +9,14 @@ what they got.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from anvil_client import versions as semver_rules
 
+from anvil_forge.audit import queries as audit_queries
 from anvil_forge.audit.services import record
 from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 from anvil_forge.orgs import policy
@@ -24,6 +27,7 @@ from anvil_forge.prompts.snapshots import content_of
 from anvil_forge.prompts.validation import check_metadata, check_name, check_parameters, check_template
 
 from . import archive as archive_format
+from . import queries as peering_queries
 from .known_forges import KnownForgesError, get_forge
 from .models import RemoteProjectLink
 
@@ -279,3 +283,30 @@ def disconnect_remote_project(actor, link: RemoteProjectLink) -> None:
     record(actor, link.organisation, "project.disconnect", link,
            {"forge": link.forge_name, "remote_project_id": str(link.remote_project_id), "name": link.name})
     link.delete()
+
+
+# --- reads worth recording: exports and peers' reads ---------------------------------------------------
+
+PEER_READ_EVERY = timedelta(minutes=10)  # a peer polling a project is one event per this, not one per poll
+
+
+@transaction.atomic
+def export_project(actor, project: Project, *, via: str) -> dict:
+    """The project's archive (any member may export it), recorded as ``project.export``: the archive holds
+    every prompt and version, so who took a copy belongs in the history. ``actor`` None: the operator's
+    ``anvil export`` on the FORGE's own machine."""
+    if actor is not None:
+        data = peering_queries.export_archive(actor, project)
+    else:
+        data = peering_queries.build_archive(project)
+    record(actor, project.organisation, "project.export", project,
+           {"via": via, "checksum": data["checksum"], "prompt_sets": len(data["content"]["prompt_sets"])})
+    return data
+
+
+def record_peer_read(actor, project: Project) -> None:
+    """A FORGE (or anyone with an API key) read a project's content through the peering API: recorded as
+    ``peer.read``, at most once per PEER_READ_EVERY per reader and project so polling does not flood the log."""
+    since = timezone.now() - PEER_READ_EVERY
+    if not audit_queries.recorded_since("peer.read", actor, str(project.pk), since):
+        record(actor, project.organisation, "peer.read", project, {"via": "api /forge/projects"})

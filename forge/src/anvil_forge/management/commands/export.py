@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from anvil_forge.accounts.models import User
 from anvil_forge.core.errors import AnvilError
 from anvil_forge.peering import archive
-from anvil_forge.peering import queries as peering_queries
+from anvil_forge.peering import services as peering_services
 from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts.models import Project
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         user = user_by_email(as_user) if as_user else None
         found = find_project(project, user)
         try:
-            data = peering_queries.export_archive(user, found) if user else peering_queries.build_archive(found)
+            data = peering_services.export_project(user, found, via="cli")
         except AnvilError as exc:
             raise CommandError(exc.message) from None
         text = archive.dumps(data)

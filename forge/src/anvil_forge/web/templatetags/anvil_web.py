@@ -43,6 +43,11 @@ ACTIONS = {
     "version.create": "created version",
     "version.rollback": "rolled back with version",
     "version.delete": "deleted version",
+    "version.approve": "approved version",
+    "project.export": "exported project",
+    "peer.read": "read through the peering API",
+    "user.sign_in": "signed in",
+    "user.sign_in_failed": "failed to sign in",
 }
 
 

@@ -267,7 +267,7 @@ def import_remote(request, forge, project_id):
 def export(request, org, project):
     """The project's archive as a file download."""
     project = base.project(request, org, project)
-    data = peering_queries.export_archive(request.user, project)
+    data = peering_services.export_project(request.user, project, via="download")
     response = HttpResponse(archive.dumps(data), content_type="application/json; charset=utf-8")
     name = slugify(f"{project.organisation.slug}-{project.slug}") or "project"
     response["Content-Disposition"] = f'attachment; filename="{name}.anvil.json"'
