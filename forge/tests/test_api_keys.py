@@ -96,7 +96,8 @@ def test_create_list_and_revoke_keys_over_the_api(world, as_role):
     body = created.json()
     secret = body.pop("key")
     assert secret.startswith("ank_") and body["prefix"] == secret[:12] and body["scopes"] == ["read"]
-    assert set(body) == {"id", "created_at", "updated_at", "name", "prefix", "scopes", "last_used_at", "revoked_at"}
+    assert set(body) == {"id", "created_at", "updated_at", "name", "prefix", "scopes", "last_used_at", "revoked_at",
+                         "expires_at"}
 
     listed = api.get("/api_keys").json()
     assert [k["name"] for k in listed["data"]] == ["member key", "laptop"]  # in creation order
@@ -208,3 +209,38 @@ def test_anvil_apikey_create_prints_a_key_that_works(world):
 def test_anvil_apikey_errors(world, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
+
+
+# --- expiry and revoking with a password change ------------------------------------------------------
+
+
+def test_an_expired_key_is_refused_with_401(world):
+    key, secret = accounts.create_api_key(world.member, "ci", ["read"], timezone.now() + timedelta(days=30))
+    assert Api(secret).get("/organisations").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    refused = Api(secret).get("/organisations")
+    assert_error(refused, 401, "authentication_error")
+    assert "expired" in refused.json()["error"]["message"]
+
+
+def test_an_expiry_is_given_and_shown_over_the_api(world, as_role):
+    api = as_role("member")
+    created = api.post("/api_keys", {"name": "ci", "scopes": ["read"], "expires_at": "2030-01-31T00:00:00Z"})
+    assert created.status_code == 201 and created.json()["expires_at"].startswith("2030-01-31T00:00:00")
+    assert_error(api.post("/api_keys", {"name": "ci", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"}),
+                 422, "validation_error", "expires_at")
+    assert_error(api.post("/api_keys", {"name": "ci", "scopes": ["read"], "expires_at": "2030-01-31T00:00:00"}),
+                 422, "validation_error", "expires_at")  # no time zone: ambiguous
+    assert_error(api.post("/api_keys", {"name": "ci", "scopes": ["read"], "expires_at": "2999-01-31T00:00:00Z"}),
+                 422, "validation_error", "expires_at")
+
+
+def test_the_cli_creates_an_expiring_key(world):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("apikey", "create", world.member.email, "--name", "deploys", "--expires-in", "7", stdout=out,
+                 stderr=err)
+    key = ApiKey.objects.get(key_hash=hash_secret(out.getvalue().strip()))
+    assert timedelta(days=6, hours=23) < key.expires_at - timezone.now() <= timedelta(days=7)
+    assert "expires" in err.getvalue()
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("apikey", "create", world.member.email, "--name", "x", "--expires-in", "0")

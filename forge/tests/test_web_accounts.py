@@ -211,3 +211,29 @@ def test_invitation_for_someone_else(client, world):
 def test_unknown_invitation(client, db):
     response = client.get("/invitations/inv_nothing")
     assert response.status_code == 404 and "does not work" in response.content.decode()
+
+
+def test_changing_the_password_offers_to_revoke_the_api_keys(client, make_user):
+    from anvil_forge.accounts.services import create_api_key
+    from .api_support import Api
+
+    user = make_user("keys@example.com")
+    _, secret = create_api_key(user, "laptop", ["read"])
+    create_api_key(user, "ci", ["read"])
+    client.force_login(user)
+    page = client.get("/account").content.decode()
+    assert "Also revoke my 2 API keys" in page
+    new = "a brand new passphrase 7"
+    answer = client.post("/account", {"form": "password", "current_password": GOOD_PASSWORD, "password": new,
+                                      "password2": new, "revoke_api_keys": "on"}, follow=True)
+    assert "Password changed. 2 API key(s) revoked." in answer.content.decode()
+    assert Api(secret).get("/organisations").status_code == 401
+    assert "Also revoke my" not in client.get("/account").content.decode()  # nothing left to revoke
+
+
+def test_the_account_page_lists_recent_sign_ins_and_failures(client, make_user):
+    make_user("seen@example.com")
+    client.post("/login", {"email": "seen@example.com", "password": "not it at all"})
+    client.post("/login", {"email": "seen@example.com", "password": GOOD_PASSWORD})
+    page = client.get("/account").content.decode()
+    assert "Wrong password" in page and "Signed in" in page and "with password" in page

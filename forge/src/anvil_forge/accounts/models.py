@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.utils import timezone
 from django.db.models.functions import Lower
 
 from anvil_forge.core.models import Timestamped
@@ -70,6 +71,7 @@ class ApiKey(Timestamped):
     scopes = models.JSONField(default=list, help_text='Some of "read" and "write".')
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; empty: never.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -79,8 +81,12 @@ class ApiKey(Timestamped):
         return f"{self.name} ({self.prefix}…)"
 
     @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

@@ -20,6 +20,7 @@ from .models import ApiKey, Scope, User
 API_KEY_PREFIX = "ank_"
 # last_used_at is written at most this often per key, so using a key is not a write per request.
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+API_KEY_MAX_LIFETIME = timedelta(days=3660)  # ten years: a longer expiry is a typo, not a plan
 
 
 def normalise_email(email: str) -> str:
@@ -111,13 +112,28 @@ def mark_email_verified(user: User, how: str) -> bool:
 
 
 @transaction.atomic
-def set_password(actor: User, user: User, password: str) -> None:
+def set_password(actor: User, user: User, password: str, *, revoke_api_keys: bool = False) -> int:
+    """Change the actor's own password; with ``revoke_api_keys``, every active key of theirs is revoked too
+    (a changed password often means a leaked one). Returns how many keys were revoked."""
     if actor.pk != user.pk:
         raise ValidationError("you can only change your own password")
     check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password", "updated_at"])
-    record(actor, None, "user.password_changed", user)
+    revoked = _revoke_all_api_keys(user) if revoke_api_keys else 0
+    record(actor, None, "user.password_changed", user, {"api_keys_revoked": revoked})
+    return revoked
+
+
+def _revoke_all_api_keys(user: User) -> int:
+    now = timezone.now()
+    keys = list(ApiKey.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+    for key in keys:
+        key.revoked_at = now
+        key.save(update_fields=["revoked_at", "updated_at"])
+        record(user, None, "api_key.revoke", key, {"name": key.name, "prefix": key.prefix, "why": "password changed"},
+               target_type="api_key")
+    return len(keys)
 
 
 @transaction.atomic
@@ -148,17 +164,34 @@ def _check_key_name(name) -> str:
 
 
 @transaction.atomic
-def create_api_key(actor: User, name: str, scopes) -> tuple[ApiKey, str]:
-    """A new key for the actor. Returns the key and its secret, which is never stored nor shown again."""
+def _check_expiry(expires_at):
+    if expires_at is None:
+        return None
+    now = timezone.now()
+    if timezone.is_naive(expires_at):
+        raise ValidationError.field("expires_at", "give the expiry with a time zone (e.g. 2027-01-31T00:00:00Z)")
+    if expires_at <= now:
+        raise ValidationError.field("expires_at", "the expiry must be in the future")
+    if expires_at > now + API_KEY_MAX_LIFETIME:
+        raise ValidationError.field("expires_at", f"the expiry must be within {API_KEY_MAX_LIFETIME.days} days "
+                                                  f"(or none, for a key that does not expire)")
+    return expires_at
+
+
+def create_api_key(actor: User, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
+    """A new key for the actor, optionally expiring at ``expires_at``. Returns the key and its secret, which
+    is never stored nor shown again."""
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise ValidationError("you must be signed in")
     name = _check_key_name(name)
     scopes = _check_scopes(scopes)
+    expires_at = _check_expiry(expires_at)
     secret = new_secret(API_KEY_PREFIX)
     key = ApiKey.objects.create(user=actor, name=name, scopes=scopes, key_hash=hash_secret(secret),
-                                prefix=secret[:12])
-    record(actor, None, "api_key.create", key, {"name": name, "scopes": scopes, "prefix": key.prefix},
-           target_type="api_key")
+                                prefix=secret[:12], expires_at=expires_at)
+    record(actor, None, "api_key.create", key,
+           {"name": name, "scopes": scopes, "prefix": key.prefix,
+            "expires_at": expires_at.isoformat() if expires_at else None}, target_type="api_key")
     return key, secret
 
 
@@ -185,9 +218,9 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
         return None
     key = (ApiKey.objects.select_related("user")
            .filter(key_hash=hash_secret(secret), revoked_at__isnull=True, user__is_active=True).first())
-    if key is None:
-        return None
     now = timezone.now()
+    if key is None or (key.expires_at is not None and key.expires_at <= now):
+        return None
     if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
         # Conditional, so concurrent requests write once; updated_at is left alone (use is not an edit).

@@ -23,8 +23,9 @@ def list_api_keys(request, page: PageQuery):
 
 @router.post("/api_keys", response={201: ApiKeyCreated, **WRITE})
 def create_api_key(request, payload: ApiKeyCreate):
-    """A new key for the caller. The answer holds the secret `key`, shown this once: store it."""
-    key, secret = account_services.create_api_key(actor(request), payload.name, payload.scopes)
+    """A new key for the caller, optionally expiring at `expires_at`. The answer holds the secret `key`, shown
+    this once: store it."""
+    key, secret = account_services.create_api_key(actor(request), payload.name, payload.scopes, payload.expires_at)
     return Status(201, {**ApiKeyOut.from_orm(key).dict(), "key": secret})
 
 

@@ -85,7 +85,8 @@ class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
         key = api_key_of(request)
         if key is None:
-            raise AuthenticationError(401, "the API key is not valid (unknown, revoked, or its user is inactive)")
+            raise AuthenticationError(401, "the API key is not valid (unknown, revoked, expired, or its user is "
+                                           "inactive)")
         needed = self.scope or scope_for(request.method)
         if not key.allows(needed):
             raise PermissionDenied(f"this API key does not have the '{needed}' scope",

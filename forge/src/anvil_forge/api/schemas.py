@@ -433,6 +433,7 @@ class ApiKeyOut(Resource):
     scopes: list[ScopeName]
     last_used_at: datetime.datetime | None
     revoked_at: datetime.datetime | None
+    expires_at: datetime.datetime | None = Field(description="refused from then on (401); null: never expires")
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -442,3 +443,6 @@ class ApiKeyCreated(ApiKeyOut):
 class ApiKeyCreate(Schema):
     name: Text = Field(max_length=100)
     scopes: list[ScopeName] = Field(min_length=1, examples=[["read", "write"]])
+    expires_at: datetime.datetime | None = Field(
+        None, description="when the key stops working (with a time zone, within ten years); omitted: never",
+        examples=["2027-06-30T00:00:00Z"])

@@ -65,11 +65,18 @@ class PasswordForm(Form):
     password2 = forms.CharField(label="New password again", strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
-    def __init__(self, *args, user=None, **kwargs):
+    revoke_api_keys = forms.BooleanField(label="Also revoke my API keys", required=False)
+
+    def __init__(self, *args, user=None, api_keys: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         if user is None or not user.has_usable_password():
             del self.fields["current_password"]
+        if api_keys:  # offered when there is something to revoke: a changed password may mean a leaked one
+            self.fields["revoke_api_keys"].label = f"Also revoke my {api_keys} API key{'s' if api_keys > 1 else ''}"
+            self.fields["revoke_api_keys"].help_text = "Scripts using them stop working until given a new key."
+        else:
+            del self.fields["revoke_api_keys"]
 
     def clean(self):
         data = super().clean()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -9,12 +11,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from anvil_forge.accounts import magic_links, verification
 from anvil_forge.accounts import queries as account_queries
 from anvil_forge.accounts import services as account_services
 from anvil_forge.accounts.throttle import Throttled, mail_throttle, sign_in
+from anvil_forge.audit import queries as audit_queries
 from anvil_forge.core.errors import AnvilError, NotFound
 from anvil_forge.orgs import queries as org_queries
 from anvil_forge.orgs import services as org_services
@@ -25,6 +29,7 @@ from ..links import url_for
 from .base import attempt, client_address, crumbs, page, safe_next, show_error, web_view
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
+EXPIRY_DAYS = ("30", "90", "365")  # the account page's choices for a new API key; "" is never
 
 
 def _signed_in(request, user, method: str, message: str | None = None):
@@ -151,7 +156,9 @@ def account(request):
     user = request.user
     profile = ProfileForm(request.POST if request.POST.get("form") == "profile" else None,
                           initial={"display_name": user.display_name})
-    password = PasswordForm(request.POST if request.POST.get("form") == "password" else None, user=user)
+    api_keys = list(account_queries.api_keys_for(user))
+    password = PasswordForm(request.POST if request.POST.get("form") == "password" else None, user=user,
+                            api_keys=len([k for k in api_keys if k.active]))
     if request.method == "POST":
         if request.POST.get("form") == "profile" and profile.is_valid():
             ok, _ = attempt(request, lambda: account_services.update_profile(
@@ -160,16 +167,19 @@ def account(request):
                 messages.success(request, "Profile saved.")
                 return redirect("web:account")
         elif request.POST.get("form") == "password" and password.is_valid():
-            ok, _ = attempt(request, lambda: account_services.set_password(
-                user, user, password.cleaned_data["password"]), password)
+            ok, revoked = attempt(request, lambda: account_services.set_password(
+                user, user, password.cleaned_data["password"],
+                revoke_api_keys=password.cleaned_data.get("revoke_api_keys", False)), password)
             if ok:
                 login(request, user, backend=BACKEND)  # the password change rotated the session hash
-                messages.success(request, "Password changed.")
+                messages.success(request, "Password changed." + (f" {revoked} API key(s) revoked." if revoked else ""))
                 return redirect("web:account")
         elif request.POST.get("form") == "api_key":
             scopes = [scope for scope in ("read", "write") if request.POST.get(f"scope_{scope}")]
+            days = request.POST.get("expires_in", "")
+            expires_at = timezone.now() + timedelta(days=int(days)) if days in EXPIRY_DAYS else None
             ok, made = attempt(request, lambda: account_services.create_api_key(
-                user, request.POST.get("name", ""), scopes))
+                user, request.POST.get("name", ""), scopes, expires_at))
             if ok:
                 request.session["anvil_new_api_key"] = made[1]
                 messages.success(request, f"API key {made[0].name} created. Copy it now: it is not shown again.")
@@ -190,7 +200,8 @@ def account(request):
                 return redirect(reverse("web:account") + "#keys-h")
     return page(request, "web/accounts/account.html", {
         "profile": profile, "password_form": password,
-        "api_keys": list(account_queries.api_keys_for(user)),
+        "api_keys": api_keys,
+        "sign_ins": list(audit_queries.sign_ins_for(user)),
         "new_api_key": request.session.pop("anvil_new_api_key", None),
     }, crumbs=crumbs(None, None, None, None, "Account"))
 
