@@ -18,3 +18,35 @@ def make_bundle(key, sequence=1, sets=None, project=PROJECT):
                              created_at="2026-11-22T00:00:00Z", prompt_sets=prompt_sets, prompts=prompts,
                              forge_key=bundles.public_key_text(key))
     return bundles.seal(body, key)
+
+
+def start_forge(answer):
+    """A stand-in FORGE on loopback, serving ``answer(request)`` for every request: a status, or
+    ``(status, body bytes)`` (the request handler has ``command``, ``path``, ``headers`` and the read
+    ``body``). Returns the running server; its URL is ``forge_url(server)``."""
+    import http.server
+    import threading
+
+    class Forge(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            result = answer(self)
+            status, payload = result if isinstance(result, tuple) else (result, b"{}")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def forge_url(server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"

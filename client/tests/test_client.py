@@ -8,7 +8,7 @@ import anvil_client as anvil
 from anvil_client import bundle as bundles
 from anvil_client.client import Client
 
-from .helpers import PROJECT, make_bundle
+from .helpers import PROJECT, forge_url, make_bundle, start_forge
 
 KEY = bundles.generate_private_key()
 PUBLIC = bundles.public_key_text(KEY)
@@ -204,30 +204,14 @@ def test_plain_http_is_allowed_on_loopback(make_client, url):
 
 @pytest.fixture
 def tiny_forge():
-    """A stand-in FORGE on loopback: ``tiny_forge(answer)`` serves ``answer(request) -> status`` for every
-    request (the request handler, with ``command``, ``headers`` and the read ``body``) and returns its URL."""
-    import http.server
-
+    """A stand-in FORGE on loopback: ``tiny_forge(answer)`` serves ``answer(request) -> status`` (or
+    ``(status, body)``) for every request (the request handler, with ``command``, ``headers`` and the read
+    ``body``) and returns its URL."""
     servers = []
 
     def start(answer) -> str:
-        class Forge(http.server.BaseHTTPRequestHandler):
-            def _answer(self):
-                self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(answer(self))
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forge)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        servers.append(start_forge(answer))
+        return forge_url(servers[-1])
 
     yield start
     for server in servers:
@@ -263,3 +247,58 @@ def test_status_says_when_the_forge_last_accepted_a_registration(make_client, ti
     assert accepted is not None
     assert client.register() is False
     assert client.status()["last_registered"] == accepted  # still the last accepted one
+
+
+def test_registration_reports_only_the_100_most_used_prompts(make_client, tiny_forge):
+    """The FORGE refuses a registration with more than 100 use counts (or an id over 200 characters):
+    a client that has served many prompts still registers, reporting its most used ones."""
+    refused = []
+
+    def forge(request):
+        uses = json.loads(request.body)["use_counts"]
+        if len(uses) > 100 or any(len(k) > 200 for k in uses):
+            refused.append(len(uses))
+            return 400
+        return 200
+
+    long_id = "emails." + "x" * 250
+    client = make_client(fallbacks={long_id: "a fallback with a very long id"})
+    client.apply(make_bundle(KEY, 1, {"s": ("1.0.0", {f"p{i:03d}": "x" for i in range(150)})}))
+    for i in range(150):
+        for _ in range(i + 1):
+            client.prompt(f"s.p{i:03d}")  # s.p149 is used most, s.p000 least
+    for _ in range(1000):
+        client.prompt(long_id)
+    client.forge_url = tiny_forge(forge)
+    assert client.describe()["use_counts"] == {f"s.p{i:03d}": i + 1 for i in range(50, 150)}
+    assert client.register() is True and refused == []
+    assert client.status()["last_registered"] is not None
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # valid JSON, nested far deeper than any parser recurses
+
+
+def test_a_deeply_nested_bundle_from_the_forge_is_a_malformed_sync(make_client, tiny_forge):
+    client = make_client()
+    client.apply(make_bundle(KEY, 1))
+    client.forge_url = tiny_forge(lambda request: (200, DEEP))
+    with pytest.raises(anvil.SyncError) as exc:
+        client.sync()
+    assert exc.value.reason == "malformed" and "nested too deeply" in exc.value.message
+    assert client.prompt("emails.welcome", name="G") == "Hello G!" and client.sequence == 1
+    assert "nested too deeply" in client.status()["last_error"]
+
+
+def test_a_deeply_nested_public_key_answer_is_a_sync_error(make_client, tiny_forge):
+    client = make_client(public_key=None)
+    client.forge_url = tiny_forge(lambda request: (200, b'{"public_key":' + DEEP + b"}"))
+    with pytest.raises(anvil.SyncError) as exc:
+        client.sync()
+    assert "public key" in exc.value.message and client.public_key() is None
+
+
+def test_a_deeply_nested_config_file_is_a_configuration_error(make_client, tmp_path):
+    (tmp_path / ".anvil").mkdir()
+    (tmp_path / ".anvil" / "client.json").write_bytes(DEEP)
+    with pytest.raises(anvil.ConfigurationError, match="client.json"):
+        make_client()

@@ -1,8 +1,10 @@
 """The push receiver: 200 / 401 / 409 / 400 / 422 exactly, over ASGI, WSGI and the standalone server."""
 
 import asyncio
+import errno
 import io
 import json
+import os
 import threading
 
 import httpx
@@ -100,3 +102,41 @@ def test_standalone_server(client):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client):
+    receiver = Receiver(client, "k")
+    for deep in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000):
+        status, answer = receiver.handle("Bearer k", deep)
+        assert status == 400 and answer["reason"] == "malformed" and "nested too deeply" in answer["error"]
+        assert answer["sequence"] == 1
+    assert client.prompt("emails.welcome", name="x") == "Hello x!"
+
+
+def test_a_push_is_served_even_when_the_cache_cannot_be_written(client, monkeypatch, tmp_path):
+    """A full disk (ENOSPC on fsync) must not turn a push into a 500: the verified bundle is served from
+    memory, the answer says it was not persisted, and the write is retried on the next push."""
+    real_fsync = os.fsync
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    receiver = Receiver(client, "k")
+    push = body(make_bundle(KEY, 2, {"emails": ("1.1.0", {"welcome": "Hi {{ name }}!"})}))
+    held = {"sequence": 2, "versions": {"emails": "1.1.0"}}
+    status, answer = receiver.handle("Bearer k", push)
+    assert (status, answer["applied"], answer["reason"]) == (200, True, "cache")
+    assert str(tmp_path / "c") in answer["error"] and os.strerror(errno.ENOSPC) in answer["error"]
+    assert {k: answer[k] for k in held} == held
+    assert client.prompt("emails.welcome", name="x") == "Hi x!"
+    assert os.strerror(errno.ENOSPC) in client.status()["cache_error"]
+    status, answer = receiver.handle("Bearer k", push)  # the same push again: held, still not on disk
+    assert (status, answer["applied"], answer["reason"]) == (200, False, "cache")
+    monkeypatch.setattr(os, "fsync", real_fsync)  # space is freed
+    assert receiver.handle("Bearer k", push) == (200, {"applied": False, "detail": "already held", **held})
+    assert client.status()["cache_error"] is None
+    restarted = Client(forge_url="http://127.0.0.1:9", project=PROJECT, access_token="t", cache_dir=tmp_path / "c",
+                       public_key=PUBLIC, background=False)
+    assert restarted.sequence == 2 and restarted.prompt("emails.welcome", name="y") == "Hi y!"
+    assert [p.name for p in (tmp_path / "c").iterdir() if p.name.endswith(".tmp")] == []

@@ -215,6 +215,8 @@ def parse(raw: bytes | str) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBundle(f"the bundle is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedBundle("the bundle is nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise MalformedBundle("the bundle is not a JSON object")
     return data
@@ -256,6 +258,8 @@ def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, proje
         payload = _signed_part(data)
     except ValueError as exc:
         raise MalformedBundle(f"the bundle cannot be serialised canonically ({exc})") from None
+    except RecursionError:
+        raise MalformedBundle("the bundle is nested too deeply to serialise") from None
     if data["checksum"] != "sha256:" + hashlib.sha256(payload).hexdigest():
         raise ChecksumMismatch("the bundle's checksum does not match its content (altered or corrupt)")
     key = load_public_key(public_key) if isinstance(public_key, str) else public_key

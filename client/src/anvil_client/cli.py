@@ -111,6 +111,8 @@ def parse_variables(pairs: list[str]) -> dict[str, Any]:
                 value = json.loads(value)
             except ValueError as exc:
                 raise AnvilClientError(f"-v {pair}: the value after ':=' is not JSON ({exc})") from None
+            except RecursionError:
+                raise AnvilClientError(f"-v {name}: the value after ':=' is nested too deeply") from None
         values[name] = value
     return values
 

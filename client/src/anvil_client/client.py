@@ -9,7 +9,6 @@ table at once.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import os
 import random
@@ -22,6 +21,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from heapq import nlargest
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,7 +29,7 @@ from . import __version__
 from . import bundle as bundles
 from . import templates as tpl
 from . import versions
-from .cache import DiskCache
+from .cache import DiskCache, loads
 from .config import DEFAULT_DIR, MODES, Settings, resolve
 from .errors import (
     ConfigurationError, PromptInputError, PromptRenderError, SyncError, UnknownPromptError,
@@ -38,6 +38,8 @@ from .errors import (
 log = logging.getLogger("anvil_client")
 
 ACCEPTING, FROZEN = MODES
+MAX_USE_COUNTS = 100  # the FORGE takes at most this many use counts per registration …
+MAX_PROMPT_ID = 200  # … each for a prompt id of at most this many characters
 
 
 class _Entry:
@@ -175,6 +177,9 @@ class Client:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._mode = ACCEPTING
+        removed = self._cache.remove_stale_temporaries()
+        if removed:
+            log.info("anvil: removed %d stale temporary file(s) of interrupted cache writes", len(removed))
         self._load_from_disk()
         if settings.mode is not None:
             self._mode = settings.mode  # an explicit mode wins over the persisted one
@@ -227,6 +232,7 @@ class Client:
             "last_sync": self._last_sync,
             "last_registered": self._last_registered,
             "last_error": self._last_error,
+            "cache_error": self._cache.write_error,
             "source": table.source if table.entries else ("fallbacks" if self._fallbacks else "none"),
             "prompt_count": len(table.entries),
             "on_fallbacks": on_fallbacks,
@@ -252,11 +258,14 @@ class Client:
             raise ConfigurationError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         with self._lock:
             self._mode = mode
-            self._persist(self._table)
+            error = self._persist(self._table)
         running = self._thread is not None and self._thread.is_alive()
         if running:
             self.start()  # (re)starts the stream in ACCEPTING; the stream thread ends itself in FROZEN
             threading.Thread(target=self.register, daemon=True).start()  # tell the FORGE now
+        if error:
+            raise SyncError("cache", f"{error} (the client is {mode.upper()} now; the write is retried on the "
+                                     f"next sync)", applied=True)
 
     # --- applying bundles -------------------------------------------------------------
 
@@ -285,10 +294,14 @@ class Client:
                 log.warning("anvil: refused a bundle: %s", exc.message)
                 raise SyncError(exc.reason, exc.message) from None
             table = self._build_table((verified, *current.bundles), source)
-            self._persist(table)
-            self._table = table
+            self._table = table  # verified: served even if the cache cannot be written
             self._last_sync, self._last_error = _now(), None
             log.info("anvil: applied bundle sequence %s (%d prompts)", verified.sequence, len(table.entries))
+            error = self._persist(table)
+            if error:
+                self._last_error = (f"{error} (sequence {verified.sequence} is applied and served from memory; "
+                                    f"the write is retried on the next sync)")
+                raise SyncError("cache", self._last_error, applied=True)
             return SyncResult(True, verified.sequence, f"applied sequence {verified.sequence}")
 
     def _build_table(self, candidates: tuple[bundles.Bundle, ...], source: str) -> _Table:
@@ -323,8 +336,29 @@ class Client:
         kept = tuple(b for b in candidates if b is newest or b in chosen.values())
         return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
 
-    def _persist(self, table: _Table) -> None:
-        self._cache.write_state(self._mode, [b.data for b in table.bundles])
+    def _persist(self, table: _Table) -> str | None:
+        """Write the mode and the table's bundles to the cache (under ``_lock``). Returns None, or what
+        failed: the cache then holds the state for :meth:`_retry_cache`, and the client serves on."""
+        error = self._cache.save_state(self._mode, [b.data for b in table.bundles])
+        if error:
+            log.error("anvil: %s; serving from memory, retrying on the next sync", error)
+        return error
+
+    def _retry_cache(self) -> str | None:
+        """Write what an earlier cache write could not (nothing, if all is on disk): None, or the failure."""
+        if not self._cache.unsaved:
+            return None
+        with self._lock:
+            return self._cache.flush()
+
+    def _up_to_date(self) -> SyncResult:
+        """A sync found nothing new: retry an earlier failed cache write, and say if it still fails."""
+        self._last_sync, self._last_error = _now(), None
+        error = self._retry_cache()
+        if error:
+            self._last_error = error
+            raise SyncError("cache", error)
+        return SyncResult(False, self.sequence, "up to date")
 
     def _load_from_disk(self) -> None:
         try:
@@ -384,8 +418,8 @@ class Client:
             try:
                 response = http.get("/api/v1/forge/public_key")
                 response.raise_for_status()
-                return response.json()["public_key"]
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                return loads(response.content)["public_key"]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 raise SyncError("network", f"could not fetch the FORGE's public key: {exc}") from None
 
     def sync(self, *, force: bool = True) -> SyncResult:
@@ -394,7 +428,8 @@ class Client:
 
         if self.public_key() is None:
             key = self.fetch_public_key()  # trust on first use, then pinned in the cache directory
-            self._cache.write_key(key)
+            with self._lock:
+                self._cache.save_key(key)  # if that fails, held in memory and written with the next state
         headers = {"If-None-Match": self._etag} if self._etag else {}
         with self._http() as http:
             try:
@@ -403,8 +438,7 @@ class Client:
                 self._last_error = f"FORGE unreachable: {exc}"
                 raise SyncError("network", self._last_error) from None
         if response.status_code == 304:
-            self._last_sync, self._last_error = _now(), None
-            return SyncResult(False, self.sequence, "up to date")
+            return self._up_to_date()
         if response.status_code in (401, 403):
             self._last_error = f"the FORGE refused the access token ({response.status_code})"
             raise SyncError("auth", self._last_error)
@@ -418,9 +452,13 @@ class Client:
             raise SyncError(exc.reason, exc.message) from None
         if self.sequence is not None and data.get("sequence") == self.sequence:
             self._etag = response.headers.get("ETag")
-            self._last_sync = _now()
-            return SyncResult(False, self.sequence, "up to date")
-        result = self.apply(data, source="forge", force=force)
+            return self._up_to_date()
+        try:
+            result = self.apply(data, source="forge", force=force)
+        except SyncError as exc:
+            if exc.applied:  # applied, not written to disk: the FORGE need not send it again
+                self._etag = response.headers.get("ETag")
+            raise
         self._etag = response.headers.get("ETag")
         return result
 
@@ -472,8 +510,13 @@ class Client:
                             self.register()  # report the new versions at once
                         failures = 0
                     except SyncError as exc:
-                        failures += 1
                         log.warning("anvil: background sync failed (%s): %s", exc.reason, exc.message)
+                        if exc.reason != "cache":
+                            failures += 1
+                        else:  # the FORGE answered: no backoff; only the disk failed (retried next time)
+                            failures = 0
+                            if exc.applied:
+                                self.register()
                     except Exception:  # never let the thread die
                         failures += 1
                         log.exception("anvil: background sync crashed")
@@ -525,7 +568,7 @@ class Client:
         if event not in ("hello", "publish"):
             return
         try:
-            sequence = json.loads(data).get("sequence")
+            sequence = loads(data).get("sequence")
         except (ValueError, AttributeError):
             return
         held = self.sequence
@@ -534,6 +577,8 @@ class Client:
                 if self.sync(force=False).applied:
                     self.register()  # tell the FORGE at once what it serves now (not at the next heartbeat)
             except SyncError as exc:
+                if exc.applied:  # served, though not written to disk
+                    self.register()
                 log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
 
     def __enter__(self) -> Client:
@@ -549,7 +594,12 @@ class Client:
                 "sequence": self.sequence, "versions": dict(self._table.versions),
                 "client_version": __version__, "receiver_url": self.receiver_url or "",
                 "receiver_secret": self.receiver_secret if self.receiver_url else "",
-                "use_counts": dict(self._uses)}
+                "use_counts": self._top_uses()}
+
+    def _top_uses(self) -> dict[str, int]:
+        """The most used prompts' counts, as many as the FORGE takes (it refuses a registration with more)."""
+        uses = [(pid, count) for pid, count in list(self._uses.items()) if 0 < len(pid) <= MAX_PROMPT_ID]
+        return dict(nlargest(MAX_USE_COUNTS, uses, key=lambda item: item[1]))
 
     def register(self) -> bool:
         """Tell the FORGE this instance exists and what it holds (called on every heartbeat)."""

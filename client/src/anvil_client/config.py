@@ -46,6 +46,8 @@ def read_file(path: Path | None = None) -> dict[str, Any]:
         return {}
     except ValueError as exc:
         raise ConfigurationError(f"{path} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigurationError(f"{path} is not valid JSON (nested too deeply to parse)") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path} must hold a JSON object")
     return data

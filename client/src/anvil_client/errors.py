@@ -40,12 +40,19 @@ class PromptRenderError(AnvilClientError):
 
 
 class SyncError(AnvilClientError):
-    """A sync did not apply a new bundle: the FORGE could not be reached, or the bundle was refused.
+    """A sync or an update did not fully succeed: the FORGE could not be reached, the bundle was refused, or
+    the cache could not be written.
 
     ``reason`` is a short word: "network", "http", "auth", "malformed", "unknown_format",
-    "checksum", "signature", "project", "stale", "pinned".
+    "checksum", "signature", "project", "stale", "pinned", "frozen", "cache".
+
+    "cache" means the cache directory could not be written (read-only, full, …): the message names the
+    file and the OS error. Nothing verified is lost: a bundle that was being applied *is* applied and
+    served from memory (``applied`` is True), and the write is tried again on every later sync and
+    update until it succeeds; ``Client.status()["cache_error"]`` says what failed until then.
     """
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, applied: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
+        self.applied = applied
