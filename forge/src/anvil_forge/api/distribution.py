@@ -115,7 +115,8 @@ def revoke_access_token(request, id: uuid.UUID, token_id: uuid.UUID):
 
 @router.post("/prompt_sets/{id}/publish", response={200: PublishOut, **WRITE})
 def publish(request, id: uuid.UUID, payload: PublishIn | None = None):
-    """Publish a version (default: the newest) of a LOCKED prompt set to the project's LIVE clients."""
+    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set to the project's
+    LIVE clients; a version whose content no approver approved is refused (409)."""
     user = actor(request)
     result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id),
                                    payload.version if payload else None)
@@ -208,9 +209,11 @@ class InstanceOut(Resource):
         return instances.is_stale(obj)
 
 
-@router.post("/projects/{id}/live_instances", auth=AccessTokenAuth(), response={200: InstanceOut, **errors(404, 422)})
+@router.post("/projects/{id}/live_instances", auth=AccessTokenAuth(),
+             response={200: InstanceOut, **errors(400, 404, 409, 413, 422)})
 def register_instance(request, id: uuid.UUID, payload: InstanceIn):
-    """Register or heartbeat a LIVE client (access token)."""
+    """Register or heartbeat a LIVE client (access token). 409: the instance id belongs to another live token
+    of the project; 422: a field is out of bounds or unusable (named)."""
     token_project(request, id)
     return instances.register(request.auth, payload.dict())
 

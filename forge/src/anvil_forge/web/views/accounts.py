@@ -158,7 +158,7 @@ def account(request):
                           initial={"display_name": user.display_name})
     api_keys = list(account_queries.api_keys_for(user))
     password = PasswordForm(request.POST if request.POST.get("form") == "password" else None, user=user,
-                            api_keys=len([k for k in api_keys if k.active]))
+                            api_keys=len(api_keys))  # every key not revoked, as set_password revokes them
     if request.method == "POST":
         if request.POST.get("form") == "profile" and profile.is_valid():
             ok, _ = attempt(request, lambda: account_services.update_profile(
