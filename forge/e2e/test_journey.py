@@ -206,6 +206,21 @@ def test_context_engineer_journey(new_page, server):
     expect(admin.locator("#publications-h")).to_be_visible()
     admin.goto(STATE["set_url"])
 
+    # --- a rollback made after approval needs its own approval before it can be published ------------------
+    member.goto(STATE["set_url"] + "v/0.1.0/")
+    expect(member.locator(".page-head")).to_contain_text("not approved")
+    member.get_by_label("New version label").fill("0.3.0")
+    press(member.get_by_role("button", name="Roll back"))
+    expect(flash(member)).to_contain_text("0.3.0")
+    admin.goto(STATE["set_url"])
+    options = admin.get_by_label("Version to publish").locator("option")
+    expect(options).to_have_text(["0.2.0"])  # only approved content is offered
+    expect(admin.locator(".publish")).to_contain_text("0.3.0 not approved: approve to publish")
+    shot(admin, "approvals")
+    press(admin.get_by_role("button", name="Approve 0.3.0"))
+    expect(flash(admin)).to_contain_text("Version 0.3.0 approved")
+    expect(options).to_have_text(["0.3.0", "0.2.0", "0.1.0"])  # 0.1.0 holds the same content as 0.3.0
+
     # --- edits are refused while LOCKED: the stale editor's save, and the read-only editor ---------------------
     stale.get_by_label("Template").fill("Sneaky change {{ name }} {{ company }} {{ vip }}")
     press(stale.get_by_role("button", name="Save prompt"))

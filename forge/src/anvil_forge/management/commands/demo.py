@@ -96,14 +96,15 @@ class Command(BaseCommand):
         prompts.create_version(admin, emails, "1.0.0", "First release: welcome and password reset")
         welcome = emails.prompts.get(slug="welcome")
         prompts.update_prompt(admin, welcome, template=welcome.template.replace("warm", "warm, short"))
-        prompts.create_version(admin, emails, "1.1.0", "Shorter welcome")
+        shorter = prompts.create_version(admin, emails, "1.1.0", "Shorter welcome")
         name, slug, template, params = EMAILS[2]
         churn = prompts.create_prompt(admin, emails, name, slug, template, params)
         prompts.add_missing_parameters(admin, churn)  # declares `reasons`
         prompts.create_version(admin, emails, "1.2.0-beta.1", "Churn save prompt (beta)")
         prompts.create_version(member, emails, "1.2.0", "Churn save prompt")
         prompts.change_status(member, emails, "review")
-        prompts.change_status(admin, emails, "locked")
+        prompts.change_status(admin, emails, "locked")  # approves 1.2.0's content (the working copy)
+        prompts.approve_version(admin, shorter)  # 1.1.0 may be published too (a fallback); 1.0.0 may not
 
         chat = prompts.create_prompt_set(member, project, "Chat", "chat", "The support chat assistant",
                                          {"model": "gpt-4o"})
