@@ -20,10 +20,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__version__ = "0.1.0"
-
-from .client import Client, SyncResult  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__ as __version__
+from .client import Client, SyncResult
+from .errors import (
     AnvilClientError, ConfigurationError, PromptInputError, PromptRenderError, SyncError, UnknownPromptError,
 )
 

@@ -188,21 +188,27 @@ class Bundle:
 
     data: dict[str, Any]
 
+    # (``data`` passed verify(): the annotations state what it checked.)
+
     @property
     def project_id(self) -> str:
-        return self.data["project"]["id"]
+        value: str = self.data["project"]["id"]
+        return value
 
     @property
     def sequence(self) -> int:
-        return self.data["sequence"]
+        value: int = self.data["sequence"]
+        return value
 
     @property
     def checksum(self) -> str:
-        return self.data["checksum"]
+        value: str = self.data["checksum"]
+        return value
 
     @property
     def prompts(self) -> dict[str, dict[str, Any]]:
-        return self.data["prompts"]
+        value: dict[str, dict[str, Any]] = self.data["prompts"]
+        return value
 
     @property
     def versions(self) -> dict[str, str]:

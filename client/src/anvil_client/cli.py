@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from . import config
@@ -48,7 +49,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if not settings.public_key:
         settings.public_key = client.fetch_public_key()
         print(f"Pinned the FORGE's public key {settings.public_key[:24]}…")
-        client._explicit_key = settings.public_key
+        client._store.explicit_key = settings.public_key  # pinned for this run's sync
     result = client.sync()
     path = config.write_file(settings)
     print(f"Connected to {settings.forge_url}, project {settings.project} ({settings.mode}).")
@@ -92,8 +93,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_prompts(args: argparse.Namespace) -> int:
     client = _client(args)
+    on_fallbacks = set(client.status()["on_fallbacks"])
     for prompt_id in client.prompt_ids():
-        params = ", ".join(p["name"] for p in client.parameters(prompt_id)) if prompt_id in client._table.entries \
+        params = ", ".join(p["name"] for p in client.parameters(prompt_id)) if prompt_id not in on_fallbacks \
             else "(fallback)"
         print(f"{prompt_id}  {params}")
     return 0
@@ -178,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
     except AnvilClientError as exc:
         print(f"\nanvil-client: {exc.message}", file=sys.stderr)
         return 1

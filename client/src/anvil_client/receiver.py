@@ -31,11 +31,23 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from . import bundle as bundles
 from .errors import SyncError
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from .client import Client
+
+# The ASGI and WSGI shapes used here (as in asgiref's and typeshed's type stubs, without depending on them).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 MAX_BODY = 64 * 1024 * 1024
 PATH = "/anvil/receive"
@@ -44,7 +56,7 @@ PATH = "/anvil/receive"
 class Receiver:
     """The framework-independent core: (authorization header, body) → (status, JSON answer)."""
 
-    def __init__(self, client, secret: str | None = None) -> None:
+    def __init__(self, client: Client, secret: str | None = None) -> None:
         self.client = client
         self.secret = secret or secrets.token_urlsafe(32)
 
@@ -58,9 +70,10 @@ class Receiver:
             data = bundles.parse(body)
         except bundles.BundleError as exc:
             return 400, {"error": exc.message, "reason": exc.reason, **self._held()}
-        held = self.client.sequence
-        if held is not None and data.get("sequence") == held and data.get("checksum") == self._held_checksum():
-            error = self.client._retry_cache()  # an earlier write failed: a re-push is a chance to retry
+        held = self.client.held()
+        if held.sequence is not None and data.get("sequence") == held.sequence \
+                and data.get("checksum") == held.checksum:
+            error = self.client.retry_cache()  # an earlier write failed: a re-push is a chance to retry
             if error:
                 return 200, {"applied": False, "error": error, "reason": "cache", **self._held()}
             return 200, {"applied": False, "detail": "already held", **self._held()}
@@ -77,29 +90,27 @@ class Receiver:
 
     def _held(self) -> dict[str, Any]:
         """What the client serves now: its sequence and each set's version (so the FORGE can show it)."""
-        table = self.client._table
-        return {"sequence": table.sequence, "versions": dict(table.versions)}
-
-    def _held_checksum(self) -> str | None:
-        table = self.client._table
-        return table.bundles[0].checksum if table.bundles else None
+        held = self.client.held()
+        return {"sequence": held.sequence, "versions": held.versions}
 
 
 def _json(status: int, payload: dict[str, Any]) -> tuple[int, bytes]:
     return status, json.dumps(payload).encode()
 
 
-def asgi_app(receiver: Receiver) -> Callable:
+def asgi_app(receiver: Receiver) -> ASGIApp:
     """An ASGI application; mount it at ``/anvil/receive`` (it answers any path it is given)."""
 
-    async def app(scope, receive, send) -> None:
+    async def app(scope: Scope, receive: Callable[[], Awaitable[Message]],
+                  send: Callable[[Message], Awaitable[None]]) -> None:
         if scope["type"] != "http":
             return
         if scope["method"] != "POST":
             status, body = _json(405, {"error": "use POST"})
         else:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            chunks, size, too_big = [], 0, False
+            chunks: list[bytes] = []
+            size, too_big = 0, False
             while True:
                 message = await receive()
                 chunk = message.get("body", b"")
@@ -126,10 +137,10 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 405: "Method Not
             413: "Payload Too Large", 422: "Unprocessable Entity"}
 
 
-def wsgi_app(receiver: Receiver) -> Callable:
+def wsgi_app(receiver: Receiver) -> WSGIApp:
     """A WSGI application; mount it at ``/anvil/receive``."""
 
-    def app(environ, start_response) -> Iterable[bytes]:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
             status, body = _json(405, {"error": "use POST"})
         else:
@@ -149,7 +160,7 @@ def wsgi_app(receiver: Receiver) -> Callable:
     return app
 
 
-def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 8765):
+def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 8765) -> WSGIServer:
     """A small threaded HTTP server (stdlib wsgiref) answering ``POST /anvil/receive``."""
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -159,12 +170,12 @@ def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 8765):
         daemon_threads = True
 
     class Quiet(WSGIRequestHandler):
-        def log_message(self, *args) -> None:
+        def log_message(self, *args: Any) -> None:
             pass
 
     app = wsgi_app(receiver)
 
-    def routed(environ, start_response):
+    def routed(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"error": "not found"}']

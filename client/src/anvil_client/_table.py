@@ -1,0 +1,288 @@
+"""What ``prompt()`` serves: the verified prompt table, the pins and fallbacks, and the disk cache behind them.
+
+A :class:`Store` holds one immutable :class:`_Table`; serving reads it and does no I/O. Every update goes
+through :meth:`Store.apply`, which verifies a bundle before anything changes and swaps the whole table at
+once (a pinned set may come from an older verified bundle). Private to :class:`anvil_client.Client`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from heapq import nlargest
+from typing import Any
+
+from . import bundle as bundles
+from . import templates as tpl
+from . import versions
+from .cache import DiskCache
+from .config import MODES
+from .errors import PromptInputError, PromptRenderError, SyncError, UnknownPromptError
+
+log = logging.getLogger("anvil_client")
+
+ACCEPTING, FROZEN = MODES
+MAX_USE_COUNTS = 100  # the FORGE takes at most this many use counts per registration …
+MAX_PROMPT_ID = 200  # … each for a prompt id of at most this many characters
+
+
+class _Entry:
+    """One servable prompt, compiled and its parameters parsed on first use (so a
+    cold start with many prompts does no work for the prompts it does not serve)."""
+
+    __slots__ = ("prompt_id", "template", "_parameters", "metadata", "version", "_prepared")
+
+    def __init__(self, prompt_id: str, template: str, parameters: list[Any], metadata: dict[str, Any],
+                 version: str | None) -> None:
+        self.prompt_id = prompt_id
+        self.template = template
+        self._parameters = parameters  # the declarations as the bundle holds them
+        self.metadata = metadata
+        self.version = version
+        self._prepared: tpl.PreparedPrompt | None = None
+
+    def __repr__(self) -> str:
+        return f"_Entry({self.prompt_id!r}, version={self.version!r})"
+
+    @property
+    def prepared(self) -> tpl.PreparedPrompt:
+        prepared = self._prepared
+        if prepared is None:  # two threads may both prepare once: harmless, same result
+            prepared = self._prepared = tpl.PreparedPrompt(self.template, self._parameters)
+        return prepared
+
+    @property
+    def compiled(self) -> tpl.CompiledTemplate:
+        return self.prepared.template
+
+    @property
+    def parameters(self) -> list[tpl.Parameter]:
+        prepared = self._prepared
+        return list(prepared.parameters) if prepared is not None else tpl.parse_parameters(self._parameters)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Everything ``prompt()`` reads, replaced as one object on every update."""
+
+    entries: dict[str, _Entry]
+    bundles: tuple[bundles.Bundle, ...] = ()  # newest first; older ones only supply pinned sets
+    versions: dict[str, str] = field(default_factory=dict)
+    source: str = "none"  # "forge" | "disk" | "none"
+
+    @property
+    def sequence(self) -> int | None:
+        return self.bundles[0].sequence if self.bundles else None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    applied: bool
+    sequence: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a client serves at one instant (:meth:`anvil_client.Client.held`): the sequence of the newest
+    bundle it holds (None before the first), each prompt set's version, and that bundle's checksum."""
+
+    sequence: int | None
+    versions: dict[str, str]
+    checksum: str | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Store:
+    """The verified prompt table and everything that decides it: the pinned key, the pins, the mode, the
+    cache. Thread-safe: serving reads one table object; every change is made under ``lock``."""
+
+    def __init__(self, cache: DiskCache, *, public_key: str | None, pins: Mapping[str, str] | None,
+                 fallbacks: Mapping[str, str] | None) -> None:
+        self.cache = cache
+        self.explicit_key = public_key
+        self.pins = {slug: (spec, versions.parse_specifier(spec)) for slug, spec in (pins or {}).items()}
+        self.fallbacks = {pid: _Entry(pid, text, [], {}, None) for pid, text in (fallbacks or {}).items()}
+        self.lock = threading.RLock()
+        self.table = _Table({})
+        self.mode = ACCEPTING
+        self.last_sync: str | None = None
+        self.last_error: str | None = None
+        self.uses: dict[str, int] = {}
+
+    # --- serving (no I/O) ---------------------------------------------------------
+
+    def prompt(self, prompt_id: str, variables: dict[str, Any]) -> str:
+        entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self.table.entries))
+        uses = self.uses  # approximate under concurrency: counts are reported, never relied on
+        uses[prompt_id] = uses.get(prompt_id, 0) + 1
+        try:
+            return (entry._prepared or entry.prepared).render_keywords(variables)
+        except tpl.ParameterError as exc:
+            raise PromptInputError(prompt_id, exc.parameter, str(exc)) from None
+        except tpl.UndefinedVariableError as exc:
+            raise PromptInputError(prompt_id, exc.name, str(exc)) from None
+        except tpl.TemplateError as exc:
+            raise PromptRenderError(prompt_id, str(exc)) from None
+
+    def template(self, prompt_id: str) -> str:
+        entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self.table.entries))
+        return entry.template
+
+    def prompt_ids(self) -> list[str]:
+        return sorted(set(self.table.entries) | set(self.fallbacks))
+
+    def parameters(self, prompt_id: str) -> list[dict[str, Any]]:
+        entry = self.table.entries.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self.table.entries))
+        return [p.to_dict() for p in entry.parameters]
+
+    def held(self) -> Held:
+        table = self.table  # one reading: the three fields belong together
+        return Held(table.sequence, dict(table.versions), table.bundles[0].checksum if table.bundles else None)
+
+    def top_uses(self) -> dict[str, int]:
+        """The most used prompts' counts, as many as the FORGE takes (it refuses a registration with more)."""
+        uses = [(pid, count) for pid, count in list(self.uses.items()) if 0 < len(pid) <= MAX_PROMPT_ID]
+        return dict(nlargest(MAX_USE_COUNTS, uses, key=lambda item: item[1]))
+
+    # --- the key and the mode ---------------------------------------------------------
+
+    def public_key(self) -> str | None:
+        return self.explicit_key or self.cache.read_key()
+
+    def save_key(self, key: str) -> None:
+        """Pin the FORGE key in the cache directory (if that fails, it is held in memory and written with
+        the next state)."""
+        with self.lock:
+            self.cache.save_key(key)
+
+    def set_mode(self, mode: str) -> str | None:
+        """Switch mode and persist it: None, or what could not be written (retried on the next sync)."""
+        with self.lock:
+            self.mode = mode
+            return self.persist(self.table)
+
+    # --- applying bundles -------------------------------------------------------------
+
+    def apply(self, data: Mapping[str, Any], *, project_id: str | None, source: str, force: bool) -> SyncResult:
+        """See :meth:`anvil_client.Client.apply`."""
+        if self.mode == FROZEN and not force:
+            raise SyncError("frozen", "the client is FROZEN: only an explicit sync changes its prompts")
+        key = self.public_key()
+        if key is None:
+            raise SyncError("signature", "no FORGE public key is pinned: set public_key / ANVIL_FORGE_PUBLIC_KEY "
+                                         "or run `anvil-client connect`")
+        with self.lock:
+            current = self.table
+            try:
+                verified = bundles.verify(data, key, project_id=project_id, after_sequence=current.sequence)
+            except bundles.BundleError as exc:
+                self.last_error = exc.message
+                log.warning("anvil: refused a bundle: %s", exc.message)
+                raise SyncError(exc.reason, exc.message) from None
+            table = self._build_table((verified, *current.bundles), source)
+            self.table = table  # verified: served even if the cache cannot be written
+            self.last_sync, self.last_error = _now(), None
+            log.info("anvil: applied bundle sequence %s (%d prompts)", verified.sequence, len(table.entries))
+            error = self.persist(table)
+            if error:
+                self.last_error = (f"{error} (sequence {verified.sequence} is applied and served from memory; "
+                                   f"the write is retried on the next sync)")
+                raise SyncError("cache", self.last_error, applied=True)
+            return SyncResult(True, verified.sequence, f"applied sequence {verified.sequence}")
+
+    def _build_table(self, candidates: tuple[bundles.Bundle, ...], source: str) -> _Table:
+        """Newest bundle first; a pinned set comes from the newest bundle whose version satisfies the pin."""
+        newest = candidates[0]
+        chosen: dict[str, bundles.Bundle] = {}
+        for slug in {s for b in candidates for s in b.versions}:
+            pin = self.pins.get(slug)
+            for candidate in candidates:
+                label = candidate.versions.get(slug)
+                if label is None:
+                    if candidate is newest:
+                        break  # no longer published: drop it
+                    continue
+                if pin is None or pin[1].matches(label):
+                    chosen[slug] = candidate
+                    break
+                if candidate is newest:
+                    log.warning("anvil: %s@%s is outside the pin %r; keeping the held version", slug, label, pin[0])
+        entries: dict[str, _Entry] = {}
+        grouped: dict[int, dict[str, list[tuple[str, dict[str, Any]]]]] = {}
+        for slug, source_bundle in chosen.items():
+            by_set = grouped.get(id(source_bundle))
+            if by_set is None:  # group each bundle's prompts by set once, not once per set
+                by_set = grouped[id(source_bundle)] = {}
+                for pid, data in source_bundle.prompts.items():
+                    by_set.setdefault(pid.split(".", 1)[0], []).append((pid, data))
+            label = source_bundle.versions[slug]
+            for pid, data in by_set.get(slug, ()):
+                entries[pid] = _Entry(pid, data["template"], data.get("parameters", []),
+                                      data.get("metadata", {}), label)
+        kept = tuple(b for b in candidates if b is newest or b in chosen.values())
+        return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
+
+    def persist(self, table: _Table) -> str | None:
+        """Write the mode and the table's bundles to the cache (under ``lock``). Returns None, or what
+        failed: the cache then holds the state for :meth:`retry_cache`, and the client serves on."""
+        error = self.cache.save_state(self.mode, [b.data for b in table.bundles])
+        if error:
+            log.error("anvil: %s; serving from memory, retrying on the next sync", error)
+        return error
+
+    def retry_cache(self) -> str | None:
+        """Write what an earlier cache write could not (nothing, if all is on disk): None, or the failure."""
+        if not self.cache.unsaved:
+            return None
+        with self.lock:
+            return self.cache.flush()
+
+    def up_to_date(self) -> SyncResult:
+        """A sync found nothing new: retry an earlier failed cache write, and say if it still fails."""
+        self.last_sync, self.last_error = _now(), None
+        error = self.retry_cache()
+        if error:
+            self.last_error = error
+            raise SyncError("cache", error)
+        return SyncResult(False, self.table.sequence, "up to date")
+
+    def load_from_disk(self, project_id: str | None) -> None:
+        """Serve what the cache holds, if every bundle in it verifies (at start-up, before any network)."""
+        try:
+            state = self.cache.read_state()
+        except (ValueError, OSError) as exc:
+            self.last_error = f"disk cache refused: {exc}"
+            log.error("anvil: %s", self.last_error)
+            return
+        if state is None:
+            return
+        if state.get("mode") in MODES:
+            self.mode = state["mode"]
+        key = self.public_key()
+        if key is None:
+            self.last_error = "disk cache not used: no FORGE public key is pinned"
+            return
+        loaded: list[bundles.Bundle] = []
+        try:
+            for data in state.get("bundles", []):
+                loaded.append(bundles.verify(data, key, project_id=project_id))
+        except bundles.BundleError as exc:
+            self.last_error = f"disk cache refused: {exc.message}"
+            log.error("anvil: %s", self.last_error)
+            return
+        if loaded:
+            loaded.sort(key=lambda b: b.sequence, reverse=True)
+            self.table = self._build_table(tuple(loaded), "disk")
