@@ -47,7 +47,7 @@ def create_data(sets_count: int = SETS):
     """A project with ``sets_count`` LOCKED prompt sets of PER_SET prompts each; returns (owner, project, sets)."""
     from django.db import transaction
 
-    from anvil_forge.accounts.services import create_user
+    from anvil_forge.orgs.services import create_user
     from anvil_forge.orgs.models import Membership, Role
     from anvil_forge.orgs.services import create_organisation
     from anvil_forge.prompts import services as prompts

@@ -95,7 +95,8 @@ def setup(data_dir: str, database_url: str | None):
 
     django.setup()
     call_command("migrate", verbosity=0)
-    from anvil_forge.accounts.services import create_api_key, create_user
+    from anvil_forge.accounts.services import create_api_key
+    from anvil_forge.orgs.services import create_user
     from anvil_forge.distribution.services import create_access_token
     from anvil_forge.orgs.services import create_organisation
     from anvil_forge.prompts import services as prompts
@@ -139,9 +140,9 @@ def run_phases(database_url: str | None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="anvil-bench-dist-") as data_dir:
         project, pset, token, key = setup(data_dir, database_url)
-        from anvil_forge.distribution import keys
+        from anvil_forge.distribution import queries as dist_queries
 
-        public_key = keys.public_key()
+        public_key = dist_queries.public_key()
         env = {**os.environ, "ANVIL_DATA_DIR": data_dir, "ANVIL_API_RATE_LIMIT": "100000000/minute",
                "DJANGO_SETTINGS_MODULE": "anvil_forge.settings"}
         if not database_url:

@@ -18,14 +18,11 @@ from ninja.security import HttpBearer
 
 from anvil_client import bundle as bundle_format
 from anvil_forge.core.errors import NotFound
-from anvil_forge.distribution import fanout, instances, keys
 from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.distribution import services as dist_services
-from anvil_forge.distribution.bundles import build_bundle, current_sequence
-from anvil_forge.distribution.events import broker
-from anvil_forge.distribution.models import AccessToken
 from anvil_forge.prompts import queries as prompt_queries
 
+from . import etag
 from .auth import access_token_of, actor
 from .pagination import Page, PageQuery, paginate
 from .responses import DELETE, LIST, WRITE, errors
@@ -95,18 +92,14 @@ def create_access_token(request, id: uuid.UUID, payload: AccessTokenCreate):
     """A new access token for LIVE clients (owners and admins). `token` is shown this once."""
     user = actor(request)
     token, secret = dist_services.create_access_token(user, prompt_queries.get_project(user, id), payload.label)
-    token.token = secret
-    return Status(201, token)
+    return Status(201, {**AccessTokenOut.from_orm(token).dict(), "token": secret})
 
 
 @router.delete("/projects/{id}/access_tokens/{token_id}", response={204: None, **DELETE})
 def revoke_access_token(request, id: uuid.UUID, token_id: uuid.UUID):
     """Revoke a token: the next request made with it is refused."""
     user = actor(request)
-    project = prompt_queries.get_project(user, id)
-    token = AccessToken.objects.filter(project=project, pk=token_id).first()
-    if token is None:
-        raise NotFound("access token not found")
+    token = dist_queries.access_token(user, prompt_queries.get_project(user, id), token_id)
     dist_services.revoke_access_token(user, token)
     return Status(204, None)
 
@@ -133,13 +126,13 @@ class AccessTokenAuth(HttpBearer):
         found = access_token_of(request)
         if found is None:
             raise AuthenticationError(401, "the access token is not valid (unknown or revoked)")
-        request.access_token = found
+        setattr(request, "access_token", found)  # noqa: B010 - a mark for later steps, as api/auth.py sets its own
         return found
 
 
 def token_project(request: HttpRequest, project_id: uuid.UUID):
     """The project of the request's access token, which must be the one in the path (else: not found)."""
-    token = request.auth
+    token = getattr(request, "auth")  # noqa: B009 - set by ninja once AccessTokenAuth accepted the request
     if token.project_id != project_id:
         raise NotFound("project not found")
     return token.project
@@ -147,10 +140,10 @@ def token_project(request: HttpRequest, project_id: uuid.UUID):
 
 def _bundle_response(request: HttpRequest, data: dict) -> HttpResponse:
     tag = '"' + data["checksum"].removeprefix("sha256:") + '"'
-    if tag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponseNotModified()
-        response["ETag"] = tag
-        return response
+    if etag.matches(request, tag):  # the one If-None-Match rule (W/ and * included), as every ETag'd GET
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = tag
+        return not_modified
     body = bundle_format.canonical(data)
     response = HttpResponse(content_type="application/json")
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -168,13 +161,13 @@ def _bundle_response(request: HttpRequest, data: dict) -> HttpResponse:
 def current_bundle(request, id: uuid.UUID):
     """The signed bundle of the project's published prompts (access token). `ETag` is the checksum;
     `If-None-Match` → 304; gzip when accepted."""
-    return _bundle_response(request, build_bundle(token_project(request, id)))
+    return _bundle_response(request, dist_queries.current_bundle(token_project(request, id)))
 
 
 @router.get("/forge/public_key", auth=None, response={200: PublicKeyOut})
 def public_key(request):
     """The key this FORGE signs bundles with; LIVE clients pin it."""
-    key = keys.public_key()
+    key = dist_queries.public_key()
     return {"public_key": key, "key_id": bundle_format.key_id(key)}
 
 
@@ -206,7 +199,7 @@ class InstanceOut(Resource):
 
     @staticmethod
     def resolve_stale(obj):
-        return instances.is_stale(obj)
+        return dist_queries.instance_is_stale(obj)
 
 
 @router.post("/projects/{id}/live_instances", auth=AccessTokenAuth(),
@@ -215,14 +208,14 @@ def register_instance(request, id: uuid.UUID, payload: InstanceIn):
     """Register or heartbeat a LIVE client (access token). 409: the instance id belongs to another live token
     of the project; 422: a field is out of bounds or unusable (named)."""
     token_project(request, id)
-    return instances.register(request.auth, payload.dict())
+    return dist_services.register_instance(request.auth, payload.dict())
 
 
 @router.get("/projects/{id}/live_instances", response={200: Page[InstanceOut], **LIST})
 def list_instances(request, id: uuid.UUID, page: PageQuery):
     """The project's LIVE clients, most recently seen first; `stale` ones missed their heartbeats."""
     user = actor(request)
-    return paginate(instances.instances_for(user, prompt_queries.get_project(user, id)), page,
+    return paginate(dist_queries.live_instances(user, prompt_queries.get_project(user, id)), page,
                     order=("-last_seen_at", "-id"))
 
 
@@ -264,7 +257,7 @@ class PublicationOut(Schema):
 
     @staticmethod
     def resolve_deliveries(obj):
-        return list(obj.deliveries.select_related("instance"))
+        return list(obj.deliveries.all())  # fetched with the publications (queries.publications)
 
 
 @router.get("/projects/{id}/publications", response={200: Page[PublicationOut], **LIST})
@@ -279,13 +272,13 @@ def list_publications(request, id: uuid.UUID, page: PageQuery):
 def retry_delivery(request, id: uuid.UUID):
     """Try a failed delivery again (owners and admins)."""
     user = actor(request)
-    return fanout.retry(user, dist_queries.get_delivery(user, id))
+    return dist_services.retry_delivery(user, dist_queries.get_delivery(user, id))
 
 
 # --- streaming -----------------------------------------------------------------------------------
 
 def heartbeat_seconds() -> float:
-    return float(getattr(settings, "ANVIL_SSE_HEARTBEAT_SECONDS", 15))
+    return settings.ANVIL_SSE_HEARTBEAT_SECONDS
 
 
 async def _query_then_release(query, *args):
@@ -302,10 +295,6 @@ async def _query_then_release(query, *args):
     return await sync_to_async(run)()
 
 
-def _token_still_valid(token_id) -> bool:
-    return AccessToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
-
-
 @router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404)})
 async def events(request, id: uuid.UUID):
     """Server-Sent Events (access token): `hello` with the current sequence on connect, then `publish`
@@ -313,16 +302,16 @@ async def events(request, id: uuid.UUID):
     ends at the first heartbeat after its access token is revoked."""
     project = token_project(request, id)
     token_id, heartbeat = request.auth.pk, heartbeat_seconds()
-    current = await _query_then_release(current_sequence, project)
+    current = await _query_then_release(dist_queries.current_sequence, project)
 
     async def stream():
-        with broker.subscribe(project.pk) as queue:
+        with dist_queries.publish_events(project) as queue:
             yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': current})}\n\n"
             while True:
                 try:
                     message = await asyncio.wait_for(queue.get(), timeout=heartbeat)
                 except TimeoutError:
-                    if not await _query_then_release(_token_still_valid, token_id):
+                    if not await _query_then_release(dist_queries.access_token_valid, token_id):
                         return  # revoked: the client's reconnection is refused (401)
                     yield ": heartbeat\n\n"
                     continue

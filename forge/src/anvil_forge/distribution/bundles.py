@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from anvil_client import bundle as format
+from anvil_forge.prompts import queries as prompt_queries
 
 from . import keys
 from .models import Publication, PublishedVersion
@@ -23,9 +24,7 @@ def build_bundle(project) -> dict:
 @lru_cache(maxsize=64)
 def _build(project_id, sequence: int, forge_key: str) -> dict:
     # A (project, sequence) pair never changes once published, so its bundle can be cached.
-    from anvil_forge.prompts.models import Project
-
-    project = Project.objects.values("slug", "name", "created_at").get(pk=project_id)
+    project = prompt_queries.all_projects().values("slug", "name", "created_at").get(pk=project_id)
     latest = Publication.objects.filter(project_id=project_id, sequence=sequence).values("created_at").first()
     created_at = (latest["created_at"].isoformat().replace("+00:00", "Z") if latest
                   else project["created_at"].isoformat())

@@ -34,7 +34,8 @@ class Broker:
     def subscribe(self, project_id: str):
         """A queue that receives ``{"sequence": n, ...}`` for every publish of the project."""
         self._ensure_listener()
-        entry = (asyncio.get_running_loop(), asyncio.Queue(maxsize=100))
+        entry: tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict]] = (asyncio.get_running_loop(),
+                                                                        asyncio.Queue(maxsize=100))
         with self._lock:
             self._subscribers[str(project_id)].add(entry)
         try:

@@ -92,13 +92,15 @@ class DeliveryState(models.TextChoices):
 
 
 class Delivery(Timestamped):
-    """One push of one publication to one LIVE instance, done by a background task."""
+    """One push of one publication to one LIVE instance. The rows are the delivery queue: ``anvil worker``
+    claims the due ones (see fanout.py)."""
 
     publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="deliveries")
     instance = models.ForeignKey(LiveInstance, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # While PENDING: when it is due (set when it is queued, and after each failed attempt to its backoff).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     # While SENDING: until when the claim holds (a worker killed mid-send leaves it to expire).
@@ -111,4 +113,9 @@ class Delivery(Timestamped):
         constraints = [
             models.UniqueConstraint(fields=["publication", "instance"], name="delivery_unique"),
             models.CheckConstraint(condition=models.Q(state__in=DeliveryState.values), name="delivery_state_valid"),
+            # A pending delivery is always due at some time: the claim only takes rows whose time has come.
+            models.CheckConstraint(condition=~models.Q(state=DeliveryState.PENDING)
+                                   | models.Q(next_attempt_at__isnull=False), name="delivery_pending_is_due"),
         ]
+        # What the worker's claim reads (state='pending' AND next_attempt_at <= now, or an expired claim).
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="delivery_queue")]

@@ -1,10 +1,12 @@
-"""Writes for distribution: access tokens and publishing."""
+"""Writes for distribution: the app's face for every write from outside it (access tokens, publishing, LIVE
+instance registration, delivery retries, the worker's pushes); the reads are in queries.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,12 +16,13 @@ from anvil_forge.core.tokens import hash_secret, new_secret
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
-from anvil_forge.prompts.models import Project, PromptSet, Status, Version
+from anvil_forge.prompts import services as prompt_services
+from anvil_forge.prompts.queries import Project, PromptSet, Status, Version
 
-from . import fanout
+from . import fanout, registration
 from .bundles import current_sequence
 from .events import broker
-from .models import AccessToken, Publication, PublishedVersion
+from .models import AccessToken, Delivery, DeliveryState, LiveInstance, Publication, PublishedVersion
 
 TOKEN_PREFIX = "ant_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -82,9 +85,9 @@ class PublishResult:
 def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishResult:
     """Publish an approved version (default: the newest approved one) of a LOCKED prompt set; the project's
     sequence rises by one. A version whose content no approver approved is refused (Conflict)."""
-    project = Project.objects.select_for_update().select_related("organisation").get(pk=prompt_set.project_id)
+    project = prompt_services.lock_project(prompt_set.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "prompt set")
-    prompt_set = PromptSet.objects.select_for_update().get(pk=prompt_set.pk)
+    prompt_set = prompt_services.lock_prompt_set(prompt_set.pk)
     if prompt_set.status != Status.LOCKED:
         raise Conflict(f"prompt set '{prompt_set.slug}' is {Status(prompt_set.status).label}: "
                        f"only a LOCKED prompt set can be published (submit it for review and approve it first)")
@@ -97,8 +100,7 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishRe
                                              version=version, published_by=actor)
     PublishedVersion.objects.update_or_create(prompt_set=prompt_set,
                                               defaults={"project": project, "version": version})
-    if version.first_published_at is None:
-        Version.objects.filter(pk=version.pk).update(first_published_at=timezone.now())
+    prompt_services.mark_published(version)
     record(actor, project.organisation, "prompt_set.publish", prompt_set,
            {"project": project.slug, "version": version.label, "sequence": sequence,
             "previous": current.version.label if current else None})
@@ -126,3 +128,69 @@ def _version_to_publish(prompt_set: PromptSet, label: str | None) -> Version:
                        f"approver approved. An owner or admin must review and approve it before it is published",
                        [{"field": "version", "message": "not approved"}])
     return version
+
+
+# --- LIVE instances -----------------------------------------------------------------------------------
+
+@transaction.atomic
+def register_instance(token: AccessToken, data: dict) -> LiveInstance:
+    """Register or heartbeat (the access token ``token`` acting) the instance ``data["instance_id"]`` of the
+    token's project: created, or refreshed with what it reports (checked: ValidationError names the field).
+
+    An instance belongs to the token that registered it: another token of the project may not take it over
+    (its receiver URL and secret) while that one is valid. New instances are counted against the project's
+    limit under a lock on the project, so parallel registrations cannot overshoot it.
+    """
+    instance_id = registration.text(data, "instance_id", 64, required=True)
+    fields = registration.clean(data)
+    project = token.project
+    mine = LiveInstance.objects.filter(project=project, instance_id=instance_id)
+    instance = mine.select_for_update(of=("self",)).select_related("access_token").first()
+    if instance is None:
+        prompt_services.lock_project(project.pk)  # new instances one at a time
+        instance = mine.select_for_update(of=("self",)).select_related("access_token").first()  # made meanwhile?
+    now = timezone.now()
+    if instance is None:
+        limit = settings.ANVIL_MAX_LIVE_INSTANCES
+        if LiveInstance.objects.filter(project=project, last_seen_at__gte=registration.gone_since()).count() >= limit:
+            raise ValidationError.field(
+                "instance_id", f"project '{project.slug}' already has {limit} LIVE instances heard from in "
+                               f"the last day, its limit (ANVIL_MAX_LIVE_INSTANCES): a new one is not registered")
+        instance = LiveInstance.objects.create(project=project, instance_id=instance_id, access_token=token,
+                                               last_seen_at=now, **fields)
+        record(None, project.organisation, "live_instance.register", instance,
+               {"project": project.slug, "host": fields["host"], "mode": fields["mode"], "token": token.label},
+               target_type="live_instance")
+        return instance
+    owner = instance.access_token
+    if owner is not None and owner.pk != token.pk and owner.revoked_at is None:
+        raise Conflict(f"LIVE instance {instance_id!r} is registered with another access token of this project "
+                       f"({owner.label}); an instance id belongs to the token that registered it",
+                       [{"field": "instance_id", "message": "registered with another access token"}])
+    for name, value in {**fields, "access_token": token, "last_seen_at": now}.items():
+        setattr(instance, name, value)
+    instance.save()
+    return instance
+
+
+# --- deliveries ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def retry_delivery(actor, delivery: Delivery) -> Delivery:
+    """The retry button: a failed delivery is queued again, due now (owners and admins)."""
+    project = delivery.publication.project
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "delivery")
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.state != DeliveryState.FAILED:
+        raise Conflict(f"only a failed delivery can be retried (this one is {delivery.state})")
+    delivery.state, delivery.next_attempt_at, delivery.attempts = DeliveryState.PENDING, timezone.now(), 0
+    delivery.save(update_fields=["state", "next_attempt_at", "attempts", "updated_at"])
+    record(actor, project.organisation, "delivery.retry", delivery.instance,
+           {"project": project.slug, "sequence": delivery.publication.sequence}, target_type="live_instance")
+    return delivery
+
+
+def push_due_deliveries() -> int:
+    """What ``anvil worker`` does, again and again: claim one batch of due deliveries (of any project), push
+    them and record their outcomes (see fanout.py). Returns how many it pushed (0: nothing was due)."""
+    return len(fanout.deliver_due())

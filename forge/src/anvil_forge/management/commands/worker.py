@@ -1,59 +1,113 @@
-import threading
+"""``anvil worker``: pushes publishes to LIVE instances' receivers. The delivery rows are the queue
+(docs/distribution.md): the worker claims the due ones, pushes them, and polls again."""
+
+import argparse
+import logging
+import os
+import random
+import signal
+import sys
 import time
 
+from django.conf import settings
+from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connections
-from django_tasks_db.management.commands.db_worker import Command as DbWorker
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+
+from anvil_forge.distribution import services as dist_services
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.05  # between polls while nothing is due: a poll is one indexed query; a publish is pushed at once
+STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name)]
 
 
-class Command(DbWorker):
-    help = ("Run the background task worker (django-tasks-db); first re-queues unfinished deliveries, then "
-            "keeps re-queueing those whose claim expired (a worker died mid-push).")
+def seconds(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of seconds")
+    return number
 
-    def add_arguments(self, parser):
-        super().add_arguments(parser)
-        # Poll the queue every 0.05 s (django-tasks-db's default is 1 s; a poll is one indexed query):
-        # a publish's pushes start at once.
-        parser.set_defaults(interval=0.05)
 
-    def handle(self, *args, **options):
-        from anvil_forge.distribution import fanout
-
-        period = fanout.claim_duration().total_seconds() / 2
-        threading.Thread(target=self._sweep, args=(period,), daemon=True, name="anvil-sweep").start()
-        return self._serve(*args, **options)
-
-    def _recover(self) -> None:
-        from anvil_forge.distribution import fanout
-
-        recovered = fanout.recover()
-        if recovered:
-            self.stdout.write(f"Re-queued {recovered} unfinished deliveries.")
+class Command(BaseCommand):
+    help = ("Push publishes to LIVE instances' receivers: claim the deliveries that are due (new, retried after "
+            "their backoff, or left behind by a worker that died), push them, and poll again.")
 
     RETRY_SECONDS = 2.0
 
-    def _serve(self, *args, **options):
-        """django-tasks-db's worker loop, restarted after a database error instead of exiting: the database
-        restarted or refused a connection, and the queue must not be left unserved. A task cut off here
-        is finished by the sweep once its claims expire."""
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=seconds, default=POLL_SECONDS,
+                            help="seconds between polls while nothing is due (default: %(default)r)")
+        parser.add_argument("--batch", action="store_true", help="push every delivery that is due, then exit")
+        parser.add_argument("--max-tasks", type=int, default=None,
+                            help="exit once at least this many deliveries were pushed")
+        parser.add_argument("--reload", action=argparse.BooleanOptionalAction, default=settings.DEBUG,
+                            help="restart on code changes (default: DEBUG)")
+        parser.add_argument("--no-startup-delay", action="store_false", dest="startup_delay",
+                            help="poll at once (by default the first poll waits up to 1 s at random, so "
+                                 "workers started together do not poll in step)")
+
+    def handle(self, *args, interval, batch, max_tasks, reload, startup_delay, **options):
+        if startup_delay and interval:
+            time.sleep(random.random())  # noqa: S311 (not a secret)
+        if reload and not batch:
+            if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":  # the child process, which runs the loop
+                self._configure_signals()
+            run_with_reloader(self._serve, interval, batch, max_tasks)
+            return
+        self._configure_signals()
+        self._serve(interval, batch, max_tasks)
+
+    stopping = False  # a stop signal came: finish the deliveries in hand, then exit
+    busy = False  # claiming or pushing deliveries
+    pushed = 0
+
+    def _serve(self, interval: float, batch: bool = False, max_tasks: int | None = None) -> str:
+        """The loop, restarted after a database error instead of exiting: the database restarted or refused
+        a connection, and the queue must not be left unserved. Deliveries cut off here are taken over by a
+        later claim once their claims expire."""
         while True:
             try:
-                self._recover()
-                return super().handle(*args, **options)
+                return self._loop(interval, batch, max_tasks)
             except DatabaseError as exc:
                 self.stderr.write(f"The database failed ({exc.__class__.__name__}: {exc}); "
                                   f"retrying in {self.RETRY_SECONDS:g} s.")
                 connections.close_all()
                 time.sleep(self.RETRY_SECONDS)
 
-    def _sweep(self, period: float) -> None:
-        from anvil_forge.distribution import fanout
-
-        while True:
-            time.sleep(period)
+    def _loop(self, interval: float, batch: bool, max_tasks: int | None) -> str:
+        while not self.stopping:
+            close_old_connections()  # drop a connection the database closed meanwhile
+            self.busy = True
             try:
-                close_old_connections()
-                reclaimed = fanout.reclaim_expired()
-                if reclaimed:
-                    self.stdout.write(f"Re-queued {reclaimed} deliveries whose claim expired.")
-            except Exception as exc:  # a database hiccup: try again next period
-                self.stderr.write(f"Could not re-queue expired deliveries: {exc}")
+                count = dist_services.push_due_deliveries()
+            except DatabaseError:
+                raise
+            except Exception:  # the batch's claims were handed back, each retried after its backoff
+                log.exception("A batch of deliveries failed")
+                count = 0
+            finally:
+                self.busy = False
+            self.pushed += count
+            if max_tasks is not None and self.pushed >= max_tasks:
+                return "done"
+            if not count:
+                if batch:
+                    return "done"
+                time.sleep(interval)
+        return "stopped"
+
+    # --- stop signals: the first lets the deliveries in hand finish, a second one exits at once ----------------
+
+    def _configure_signals(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._shutdown)
+
+    def _shutdown(self, signum, frame) -> None:
+        if self.busy and not self.stopping:
+            log.warning("Received %s: stopping once the deliveries in hand are pushed (again: at once).",
+                        signal.strsignal(signum))
+            self.stopping = True
+            return
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_DFL)
+        sys.exit(1 if self.busy else 0)

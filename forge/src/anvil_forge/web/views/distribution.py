@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from anvil_forge.distribution import fanout, instances
 from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.distribution import services as dist_services
-from anvil_forge.distribution.models import AccessToken
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
@@ -21,14 +20,14 @@ from .base import attempt, web_view
 def project_context(user, project) -> dict:
     """What the project page shows about distribution."""
     org = project.organisation
-    live, gone = instances.overview(user, project)
+    live, gone = dist_queries.live_overview(user, project)
     return {
         "can_distribute": policy.can(user, Action.MANAGE_DISTRIBUTION, org),
         "access_tokens": list(dist_queries.access_tokens(user, project)[:50]),
         "live_instances": live,
         "gone_instances": gone,
         "published": list(dist_queries.published_versions(user, project)),
-        "publications": list(dist_queries.publications(user, project).prefetch_related("deliveries__instance")[:5]),
+        "publications": list(dist_queries.publications(user, project)[:5]),
     }
 
 
@@ -67,20 +66,11 @@ def create_token(request, org, project):
 @web_view
 def revoke_token(request, org, project, token_id):
     project = base.project(request, org, project)
-    token = base.lookup(lambda: _token(project, token_id))
+    token = base.lookup(lambda: dist_queries.access_token(request.user, project, token_id))
     ok, _ = attempt(request, lambda: dist_services.revoke_access_token(request.user, token))
     if ok:
         messages.success(request, f"Access token {token.label} revoked.")
     return redirect(url_for(project) + "#tokens-h")
-
-
-def _token(project, token_id):
-    from anvil_forge.core.errors import NotFound
-
-    token = AccessToken.objects.filter(project=project, pk=token_id).select_related("project__organisation").first()
-    if token is None:
-        raise NotFound("access token not found")
-    return token
 
 
 @require_POST
@@ -89,10 +79,8 @@ def retry_delivery(request, org, project, delivery_id):
     project = base.project(request, org, project)
     delivery = base.lookup(lambda: dist_queries.get_delivery(request.user, delivery_id))
     if delivery.publication.project_id != project.pk:
-        from django.http import Http404
-
         raise Http404("delivery not found")
-    ok, _ = attempt(request, lambda: fanout.retry(request.user, delivery))
+    ok, _ = attempt(request, lambda: dist_services.retry_delivery(request.user, delivery))
     if ok:
         messages.success(request, f"Delivery to {delivery.instance.host or delivery.instance.instance_id} queued again.")
     return redirect(url_for(project) + "#publications-h")

@@ -1,4 +1,5 @@
-"""LIVE instances: what running clients report about themselves (register / heartbeat)."""
+"""What a LIVE instance reports about itself (register / heartbeat, a receiver's answer), checked; and when an
+instance counts as stale or gone. The registration itself is ``services.register_instance``."""
 
 from __future__ import annotations
 
@@ -10,17 +11,11 @@ from urllib.parse import urlsplit
 import idna
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict, ValidationError
-from anvil_forge.orgs import policy
-from anvil_forge.orgs.policy import Action
+from anvil_forge.core.errors import ValidationError
 
-from anvil_forge.prompts.models import Project
-
-from .models import AccessToken, LiveInstance, Mode
+from .models import LiveInstance, Mode
 
 
 # What one instance may tell about itself, at most: the page shows the top uses, so a client sends its top
@@ -33,7 +28,7 @@ SECRET = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-def _text(data: dict, field: str, limit: int, required: bool = False) -> str:
+def text(data: dict, field: str, limit: int, required: bool = False) -> str:
     value = data.get(field) or ""
     if not isinstance(value, str) or len(value) > limit or (required and not value):
         raise ValidationError.field(field, f"{field} must be {'a non-empty' if required else 'a'} string "
@@ -63,7 +58,7 @@ def _check_host(host: str) -> None:
 
 
 def _receiver_url(data: dict) -> str:
-    url = _text(data, "receiver_url", 500)
+    url = text(data, "receiver_url", 500)
     if not url:
         return ""
     try:
@@ -83,7 +78,7 @@ def _receiver_url(data: dict) -> str:
 
 
 def _receiver_secret(data: dict, receiver_url: str) -> str:
-    secret = _text(data, "receiver_secret", 128)
+    secret = text(data, "receiver_secret", 128)
     if receiver_url and not secret:
         raise ValidationError.field("receiver_secret", "receiver_secret is needed with a receiver_url")
     if secret and not SECRET.fullmatch(secret):
@@ -105,15 +100,17 @@ def _use_counts(data: dict) -> dict:
     return uses
 
 
-def _clean(data: dict) -> dict:
+def clean(data: dict) -> dict:
+    """The fields of a registration or heartbeat other than ``instance_id``, checked (ValidationError names
+    the field)."""
     mode = data.get("mode")
     if mode not in Mode.values:
         raise ValidationError.field("mode", f"mode must be one of {', '.join(Mode.values)}")
     receiver_url = _receiver_url(data)
     return {
-        "host": _text(data, "host", 255), "mode": mode, "receiver_url": receiver_url,
+        "host": text(data, "host", 255), "mode": mode, "receiver_url": receiver_url,
         "receiver_secret": _receiver_secret(data, receiver_url), **clean_held(data),
-        "client_version": _text(data, "client_version", 32), "use_counts": _use_counts(data),
+        "client_version": text(data, "client_version", 32), "use_counts": _use_counts(data),
     }
 
 
@@ -141,65 +138,9 @@ def gone_since():
     return timezone.now() - GONE
 
 
-@transaction.atomic
-def register(token: AccessToken, data: dict) -> LiveInstance:
-    """Create or refresh the instance ``data["instance_id"]`` of the token's project.
-
-    An instance belongs to the token that registered it: another token of the project may not take it over
-    (its receiver URL and secret) while that one is valid. New instances are counted against the project's
-    limit under a lock on the project, so parallel registrations cannot overshoot it.
-    """
-    instance_id = _text(data, "instance_id", 64, required=True)
-    fields = _clean(data)
-    project = token.project
-    mine = LiveInstance.objects.filter(project=project, instance_id=instance_id)
-    instance = mine.select_for_update(of=("self",)).select_related("access_token").first()
-    if instance is None:
-        Project.objects.select_for_update().filter(pk=project.pk).first()  # new instances one at a time
-        instance = mine.select_for_update(of=("self",)).select_related("access_token").first()  # made meanwhile?
-    now = timezone.now()
-    if instance is None:
-        limit = int(getattr(settings, "ANVIL_MAX_LIVE_INSTANCES", 10_000))
-        if LiveInstance.objects.filter(project=project, last_seen_at__gte=gone_since()).count() >= limit:
-            raise ValidationError.field(
-                "instance_id", f"project '{project.slug}' already has {limit} LIVE instances heard from in "
-                               f"the last day, its limit (ANVIL_MAX_LIVE_INSTANCES): a new one is not registered")
-        instance = LiveInstance.objects.create(project=project, instance_id=instance_id, access_token=token,
-                                               last_seen_at=now, **fields)
-        record(None, project.organisation, "live_instance.register", instance,
-               {"project": project.slug, "host": fields["host"], "mode": fields["mode"], "token": token.label},
-               target_type="live_instance")
-        return instance
-    owner = instance.access_token
-    if owner is not None and owner.pk != token.pk and owner.revoked_at is None:
-        raise Conflict(f"LIVE instance {instance_id!r} is registered with another access token of this project "
-                       f"({owner.label}); an instance id belongs to the token that registered it",
-                       [{"field": "instance_id", "message": "registered with another access token"}])
-    for name, value in {**fields, "access_token": token, "last_seen_at": now}.items():
-        setattr(instance, name, value)
-    instance.save()
-    return instance
-
-
 def stale_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "ANVIL_LIVE_STALE_SECONDS", 180))
+    return timedelta(seconds=settings.ANVIL_LIVE_STALE_SECONDS)
 
 
 def is_stale(instance: LiveInstance) -> bool:
     return instance.last_seen_at < timezone.now() - stale_after()
-
-
-def instances_for(user, project):
-    policy.require(user, Action.VIEW, project.organisation, "project")
-    return LiveInstance.objects.filter(project=project).order_by("-last_seen_at", "instance_id")
-
-
-def overview(user, project, limit: int = 100) -> tuple[list[LiveInstance], int]:
-    """What the project page shows: up to ``limit`` instances heard from in the last day (newest first,
-    each with ``stale`` and its ``top_uses``), and how many are gone (each app start registers anew)."""
-    listed = instances_for(user, project)
-    recent = list(listed.filter(last_seen_at__gte=gone_since())[:limit])
-    for instance in recent:
-        instance.stale = is_stale(instance)
-        instance.top_uses = sorted(instance.use_counts.items(), key=lambda kv: -kv[1])[:3]
-    return recent, listed.filter(last_seen_at__lt=gone_since()).count()
