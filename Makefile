@@ -67,6 +67,9 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	cd client && ../$(BIN)/mypy
+	cd forge && ANVIL_DATA_DIR=$(CURDIR)/var/lint ../$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) client/src/*.egg-info forge/src/*.egg-info node_modules $(VENDOR)

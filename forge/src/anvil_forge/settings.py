@@ -58,7 +58,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_tasks_db",
     "ninja",  # the API's docs page and its assets (served locally, not from a CDN)
     "anvil_forge.accounts",
     "anvil_forge.orgs",
@@ -120,7 +119,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dj_database_url.DBConfig:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'anvil.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -169,8 +168,6 @@ else:
 
 # REST API: requests per API key / signed-in user / client address, "N/second|minute|hour|day".
 ANVIL_API_RATE_LIMIT = os.environ.get("ANVIL_API_RATE_LIMIT", "600/minute")
-
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # E-mail: written as files into ANVIL_DATA_DIR/mail unless SMTP is configured.
 if os.environ.get("EMAIL_HOST"):
@@ -228,6 +225,9 @@ if ANVIL_SIGNUP not in ("open", "invitation"):
 ANVIL_LOGIN_ATTEMPTS_PER_EMAIL = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL", "5"))
 ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS = int(os.environ.get("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS", "20"))
 ANVIL_LOGIN_THROTTLE_MINUTES = int(os.environ.get("ANVIL_LOGIN_THROTTLE_MINUTES", "15"))
+# E-mails asked for (sign-up, sign-in link, confirmation, password reset) per address / per network, per window.
+ANVIL_MAIL_REQUESTS_PER_EMAIL = 3
+ANVIL_MAIL_REQUESTS_PER_ADDRESS = 20
 PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links: one hour
 
 # Static files are served by WhiteNoise, with DEBUG off too, straight from the apps'

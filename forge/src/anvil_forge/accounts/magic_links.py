@@ -17,11 +17,9 @@ from django.core.mail import send_mail
 from .links import LinkTokenGenerator
 from .models import User
 
-DEFAULT_LIFETIME_MINUTES = 15
-
 
 def lifetime_minutes() -> int:
-    return int(getattr(settings, "ANVIL_MAGIC_LINK_MINUTES", DEFAULT_LIFETIME_MINUTES))
+    return int(settings.ANVIL_MAGIC_LINK_MINUTES)
 
 
 class MagicLinkTokenGenerator(LinkTokenGenerator):

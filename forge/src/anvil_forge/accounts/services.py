@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth import password_validation
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -12,9 +13,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 from anvil_forge.core.tokens import hash_secret, new_secret
 
+from . import magic_links, verification
+from .throttle import Throttled as Throttled  # raised by the throttled writes below; adapters catch it
+from .throttle import login_throttle, mail_throttle
 from .models import ApiKey, Scope, User
 
 API_KEY_PREFIX = "ank_"
@@ -41,14 +45,11 @@ def check_password(password: str, user: User | None = None) -> None:
         raise ValidationError("password is not acceptable", [{"field": "password", "message": m} for m in exc.messages]) from None
 
 
-@transaction.atomic
-def create_user(email: str, password: str | None = None, *, display_name: str = "", site_admin: bool = False,
-                email_verified: bool = False) -> User:
-    """Create a user with a personal organisation. ``password=None`` makes a magic-link-only account.
-    ``email_verified`` is for callers who vouch for the address (the operator's commands); a sign-up
-    proves it later through a link sent to it (``accounts.verification``)."""
-    from anvil_forge.orgs.services import create_personal_organisation
-
+def create_account(email: str, password: str | None = None, *, display_name: str = "", site_admin: bool = False,
+                   email_verified: bool = False) -> User:
+    """The user row only, inside the caller's transaction: ``orgs.services.create_user`` makes a user with
+    their personal organisation, which every user has. ``password=None`` makes a magic-link-only account.
+    ``email_verified`` is for callers who vouch for the address (the operator's commands)."""
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(f"a user with e-mail {email} already exists", [{"field": "email", "message": "already registered"}])
@@ -60,54 +61,27 @@ def create_user(email: str, password: str | None = None, *, display_name: str = 
         check_password(password, user)
         user.set_password(password)
     user.save()
-    organisation = create_personal_organisation(user)
-    record(user, organisation, "user.signup", user, {"site_admin": site_admin})
     return user
 
 
 def signup_mode() -> str:
-    from django.conf import settings
-
-    return getattr(settings, "ANVIL_SIGNUP", "open")
+    return settings.ANVIL_SIGNUP
 
 
-@transaction.atomic
-def sign_up(email: str, password: str | None, *, display_name: str = "", invitation_token: str | None = None) -> User:
-    """Self-service sign-up. With ``ANVIL_SIGNUP=invitation`` only the address a pending invitation was
-    sent to may sign up, through that invitation's link (``invitation_token``). The new account starts
-    unconfirmed and is e-mailed a confirmation link (``accounts.verification``) once the transaction
-    commits; not when it comes from an invitation, whose acceptance confirms the address."""
-    from anvil_forge.orgs.queries import invitation_for_token
-
-    from . import verification
-
-    if signup_mode() == "invitation":
-        refusal = ("sign-up on this FORGE is by invitation only: ask an owner of an organisation to invite "
-                   "your address, then use the link in the invitation")
-        if not invitation_token:
-            raise PermissionDenied(refusal)
-        try:
-            invitation = invitation_for_token(invitation_token)
-        except NotFound:
-            raise PermissionDenied(refusal) from None
-        if invitation.email.lower() != normalise_email(email):
-            raise ValidationError.field("email", f"this invitation is for {invitation.email}: sign up with that address")
-    user = create_user(email, password, display_name=display_name)
-    if not invitation_token:
-        transaction.on_commit(lambda: verification.send_link(user))
-    return user
+def send_confirmation_link(user: User) -> bool:
+    """E-mail ``user`` a link that confirms their address (once the transaction commits)."""
+    transaction.on_commit(lambda: verification.send_link(user))
+    return True
 
 
 @transaction.atomic
 def mark_email_verified(user: User, how: str) -> bool:
     """Record that ``user`` proved they read their e-mail address (``how``: the kind of link they used).
     Returns whether this changed anything (a verified address stays verified)."""
-    from anvil_forge.orgs.models import Organisation
-
     changed = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
     user.refresh_from_db(fields=["email_verified_at"])
     if changed:
-        record(user, Organisation.objects.filter(personal_for=user).first(), "user.verify_email", user, {"by": how})
+        record(user, getattr(user, "personal_organisation", None), "user.verify_email", user, {"by": how})
     return bool(changed)
 
 
@@ -243,3 +217,62 @@ def record_failed_sign_in(email: str, address: str, *, locked: bool) -> None:
     user = User.objects.filter(email=email).first()
     record(None, None, "user.sign_in_failed", user, {"email": email, "address": address, "locked": locked},
            target_type="user")
+
+
+# --- signing in, and the links that prove a mailbox (throttled here, so every adapter gets the same rules) --
+
+def sign_in(email: str, password: str, *, client_address: str, request=None) -> User:
+    """Check a password sign-in under the throttle; returns the user or raises Throttled / ValidationError.
+    Failures are audited (``user.sign_in_failed``); the caller records the sign-in (:func:`record_sign_in`)."""
+    throttle = login_throttle()
+    throttle.take(email, client_address)
+    user = authenticate(request, username=(email or "").strip().lower(), password=password or "")
+    if user is None:
+        record_failed_sign_in(email, client_address, locked=throttle.remaining(email) == 0)
+        raise ValidationError("E-mail address or password is not right.",
+                              [{"field": "password", "message": "e-mail address or password is not right"}])
+    throttle.forgive(email, client_address)
+    return user
+
+
+def take_mail_allowance(email: str, client_address: str) -> None:
+    """Count one e-mail asked for (sign-up, sign-in link, confirmation, password reset); Throttled when
+    this address or network has asked for too many lately."""
+    mail_throttle().take(email, client_address)
+
+
+def send_sign_in_link(email: str, client_address: str) -> int:
+    """E-mail a sign-in link if an active account has this address (the caller's answer must not say
+    whether it has). Throttled first. Returns the link's lifetime in minutes."""
+    take_mail_allowance(email, client_address)
+    magic_links.send_link(email)
+    return magic_links.lifetime_minutes()
+
+
+def send_confirmation(user: User, client_address: str) -> bool:
+    """E-mail ``user`` a link confirming their address now (throttled); False when it is confirmed already."""
+    take_mail_allowance(user.email, client_address)
+    return verification.send_link(user)
+
+
+@transaction.atomic
+def use_sign_in_link(user: User) -> User:
+    """The user opened a sign-in link and signs in: the link reached their mailbox, which confirms it."""
+    mark_email_verified(user, "sign-in link")
+    return user
+
+
+@transaction.atomic
+def confirm_email(uidb64: str, token: str) -> User | None:
+    """Confirm an address with the link sent to it; None when the link is not valid (used, expired, forged)."""
+    user = verification.user_for_link(uidb64, token)
+    if user is not None:
+        mark_email_verified(user, "verification link")
+    return user
+
+
+@transaction.atomic
+def reset_password(user: User, password: str) -> None:
+    """Set the password from a reset link: validated and audited, and the link proved the mailbox."""
+    set_password(user, user, password)
+    mark_email_verified(user, "password reset")

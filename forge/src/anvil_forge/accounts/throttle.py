@@ -20,14 +20,12 @@ import time
 from functools import cached_property
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from limits import RateLimitItemPerMinute
 from limits.strategies import FixedWindowRateLimiter
 
-from anvil_forge.core.errors import AnvilError, ValidationError
+from anvil_forge.core.errors import AnvilError
 
 from .counters import DatabaseStorage
-from .services import record_failed_sign_in
 
 _storage = DatabaseStorage()
 _limiter = FixedWindowRateLimiter(_storage)
@@ -44,8 +42,8 @@ class Throttled(AnvilError):
         self.retry_after = retry_after
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+def _setting(name: str) -> int:
+    return int(getattr(settings, name))  # each defined once, in settings.py
 
 
 def _digest(value: str) -> str:
@@ -61,9 +59,9 @@ class Throttle:
     def __init__(self, scope: str = "login", *, per_email: int | None = None, per_address: int | None = None,
                  window_minutes: int | None = None):
         self.scope = scope
-        self.per_email = per_email if per_email is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL", 5)
-        self.per_address = per_address if per_address is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS", 20)
-        self.minutes = window_minutes if window_minutes is not None else _setting("ANVIL_LOGIN_THROTTLE_MINUTES", 15)
+        self.per_email = per_email if per_email is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL")
+        self.per_address = per_address if per_address is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS")
+        self.minutes = window_minutes if window_minutes is not None else _setting("ANVIL_LOGIN_THROTTLE_MINUTES")
 
     @cached_property
     def _items(self):
@@ -103,19 +101,5 @@ def login_throttle() -> Throttle:
 
 def mail_throttle() -> Throttle:
     """Sign-in links, password resets, confirmations, sign-ups: a few mails per address per window."""
-    return Throttle("mail", per_email=_setting("ANVIL_MAIL_REQUESTS_PER_EMAIL", 3),
-                    per_address=_setting("ANVIL_MAIL_REQUESTS_PER_ADDRESS", 20))
-
-
-def sign_in(email: str, password: str, *, client_address: str, request=None):
-    """Check a password sign-in under the throttle; returns the user or raises Throttled / ValidationError.
-    Failures are audited (``user.sign_in_failed``); the caller records the sign-in itself."""
-    throttle = login_throttle()
-    throttle.take(email, client_address)
-    user = authenticate(request, username=(email or "").strip().lower(), password=password or "")
-    if user is None:
-        record_failed_sign_in(email, client_address, locked=throttle.remaining(email) == 0)
-        raise ValidationError("E-mail address or password is not right.",
-                              [{"field": "password", "message": "e-mail address or password is not right"}])
-    throttle.forgive(email, client_address)
-    return user
+    return Throttle("mail", per_email=_setting("ANVIL_MAIL_REQUESTS_PER_EMAIL"),
+                    per_address=_setting("ANVIL_MAIL_REQUESTS_PER_ADDRESS"))

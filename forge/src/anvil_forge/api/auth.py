@@ -14,15 +14,20 @@ The handlers read the acting user with :func:`actor`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from anvil_forge.accounts.models import ApiKey
 from anvil_forge.accounts.services import authenticate_api_key
 from anvil_forge.core.errors import PermissionDenied
+from anvil_forge.distribution.services import authenticate_access_token
+
+if TYPE_CHECKING:  # for the annotation only: adapters use the accounts face
+    from anvil_forge.accounts.models import ApiKey, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
@@ -55,8 +60,6 @@ def api_key_of(request: HttpRequest) -> ApiKey | None:
 
 def access_token_of(request: HttpRequest):
     """The valid project access token the request presents, or None."""
-    from anvil_forge.distribution.services import authenticate_access_token
-
     return _once(request, "_anvil_access_token", authenticate_access_token)
 
 
@@ -87,11 +90,11 @@ class ApiKeyAuth(HttpBearer):
         if key is None:
             raise AuthenticationError(401, "the API key is not valid (unknown, revoked, expired, or its user is "
                                            "inactive)")
-        needed = self.scope or scope_for(request.method)
+        needed = self.scope or scope_for(request.method or "")  # always set on a request being handled
         if not key.allows(needed):
             raise PermissionDenied(f"this API key does not have the '{needed}' scope",
                                    [{"field": "scopes", "message": f"'{needed}' is needed for {request.method}"}])
-        request.api_key = key
+        setattr(request, "api_key", key)
         return key.user
 
 
@@ -113,7 +116,7 @@ class SessionAuth(APIKeyCookie):
         if request.method not in SAFE_METHODS and check_csrf(request) is not None:
             raise PermissionDenied("CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header",
                                    [{"field": "X-CSRFToken", "message": "missing or wrong"}])
-        request.api_key = None
+        setattr(request, "api_key", None)
         return user
 
 
@@ -121,6 +124,6 @@ AUTH = [ApiKeyAuth(), SessionAuth()]
 READ_ONLY_AUTH = [ApiKeyAuth(scope="read"), SessionAuth()]
 
 
-def actor(request: HttpRequest):
+def actor(request: HttpRequest) -> User:
     """The authenticated user of this request."""
-    return request.auth
+    return request.auth  # type: ignore[attr-defined]  # set by ninja once an authenticator accepted the request

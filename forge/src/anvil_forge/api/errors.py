@@ -123,13 +123,15 @@ def server_error() -> JsonResponse:
 
 
 def install(api: NinjaAPI) -> None:
-    api.add_exception_handler(AnvilError, on_anvil_error)
-    api.add_exception_handler(ninja_errors.ValidationError, on_validation_error)
-    api.add_exception_handler(ninja_errors.HttpError, on_http_error)
-    api.add_exception_handler(Http404, on_not_found)
-    api.add_exception_handler(RequestDataTooBig, on_too_big)
-    api.add_exception_handler(SuspiciousOperation, on_suspicious)
-    api.add_exception_handler(Exception, on_unexpected)
+    # The ignores: ninja types a handler's exception as "instance or class" (ExcHandler), but only ever
+    # passes it the instance.
+    api.add_exception_handler(AnvilError, on_anvil_error)  # type: ignore[arg-type]
+    api.add_exception_handler(ninja_errors.ValidationError, on_validation_error)  # type: ignore[arg-type]
+    api.add_exception_handler(ninja_errors.HttpError, on_http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(Http404, on_not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestDataTooBig, on_too_big)  # type: ignore[arg-type]
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)  # type: ignore[arg-type]
+    api.add_exception_handler(Exception, on_unexpected)  # type: ignore[arg-type]
 
 
 def envelope_for(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -41,7 +41,7 @@ def etag(view):
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        request._anvil_etag = True
+        setattr(request, "_anvil_etag", True)  # a mark for apply(), read with getattr
         return view(request, *args, **kwargs)
 
     # ninja reads annotations with the wrapper's globals: give it the view's, resolved in the view's
@@ -56,6 +56,11 @@ def etag(view):
 
 def tag_of(content: bytes) -> str:
     return '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+
+
+def matches(request: HttpRequest, tag: str) -> bool:
+    """Whether the request's ``If-None-Match`` names ``tag`` (or ``*``; weak tags compared weakly)."""
+    return _matches(request.headers.get("If-None-Match", ""), tag)
 
 
 def _matches(header: str, tag: str) -> bool:

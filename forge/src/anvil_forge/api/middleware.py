@@ -34,6 +34,7 @@ class ApiMiddleware:
         if not request.path.startswith(PREFIX):
             return self.get_response(request)
         usage = ratelimit.hit(request)
+        response: HttpResponse
         if not usage.allowed:
             response = errors.error_response(
                 429, f"too many requests: the limit is {usage.limit} per window; retry in {usage.retry_after} s",

@@ -22,10 +22,8 @@ from pydantic import ValidationError as PydanticValidationError
 from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 from anvil_forge.orgs import queries as org_queries
-from anvil_forge.peering import archive as archive_format
 from anvil_forge.peering import queries as peering_queries
 from anvil_forge.peering import services as peering_services
-from anvil_forge.peering.wire import ForgeInfo, ForgeOrganisation, ForgeProject, ForgeProjectDetail
 from anvil_forge.prompts import queries as prompt_queries
 
 from .auth import actor
@@ -106,20 +104,20 @@ _IMPORT_BODY = {
 
 # --- browsing ----------------------------------------------------------------------------------------
 
-@router.get("/forge/info", response={200: ForgeInfo, **errors(403)})
+@router.get("/forge/info", response={200: peering_queries.ForgeInfo, **errors(403)})
 def forge_info(request):
     """This FORGE's name, software version and bundle-signing public key, and whom the key belongs to."""
     user = actor(request)
     return {**peering_queries.identity(), "user_email": user.email}
 
 
-@router.get("/forge/organisations", response={200: Page[ForgeOrganisation], **LIST})
+@router.get("/forge/organisations", response={200: Page[peering_queries.ForgeOrganisation], **LIST})
 def forge_organisations(request, page: PageQuery):
     """The organisations the caller is in, with project counts and when anything in them last changed."""
     return paginate(peering_queries.organisations_overview(actor(request)), page, BY_NAME)
 
 
-@router.get("/forge/organisations/{id}/projects", response={200: Page[ForgeProject], **LIST})
+@router.get("/forge/organisations/{id}/projects", response={200: Page[peering_queries.ForgeProject], **LIST})
 def forge_projects(request, id: uuid.UUID, page: PageQuery):
     """An organisation's projects with prompt-set, prompt and version counts and when each last changed."""
     user = actor(request)
@@ -127,7 +125,7 @@ def forge_projects(request, id: uuid.UUID, page: PageQuery):
     return paginate(peering_queries.projects_overview(user, organisation), page, BY_NAME)
 
 
-@router.get("/forge/projects/{id}", response={200: ForgeProjectDetail, **READ})
+@router.get("/forge/projects/{id}", response={200: peering_queries.ForgeProjectDetail, **READ})
 @etag
 def forge_project(request, id: uuid.UUID):
     """A project with its prompt sets (status, versions, published version) and their prompts."""
@@ -172,9 +170,10 @@ def _import_input(request: HttpRequest) -> tuple[str, Any]:
             problems.append({"field": "archive", "message": "attach the archive file as 'archive'"})
         if problems:
             raise ValidationError(problems[0]["message"], problems)
-        if upload.size > IMPORT_MAX_BYTES:
+        assert upload is not None  # else problems said so
+        if (upload.size or 0) > IMPORT_MAX_BYTES:  # always set on an upload Django parsed
             raise TooLarge(f"the archive is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB")
-        return organisation, archive_format.loads(upload.read())
+        return organisation, peering_queries.parse_archive(upload.read())
     if request.content_type not in ("application/json", ""):
         raise ValidationError.field("body", "send JSON ({\"organisation\": …, \"archive\": {…}}) or a multipart form")
     try:

@@ -5,7 +5,6 @@ import uuid
 from ninja import Router, Status
 
 from anvil_forge.prompts import queries as prompt_queries
-from anvil_forge.prompts import rendering
 from anvil_forge.prompts import services as prompt_services
 
 from .auth import READ_ONLY_AUTH, actor
@@ -28,7 +27,7 @@ def update_prompt(request, id: uuid.UUID, payload: PromptUpdate):
     """Edit the prompt (only while its set is LIVE). `parameters` replaces the whole list."""
     user = actor(request)
     changes = payload.dict(exclude_unset=True)
-    if changes.get("parameters") is not None:
+    if changes.get("parameters") is not None and payload.parameters is not None:  # the same test, for mypy
         changes["parameters"] = [p.dict() for p in payload.parameters]
     return prompt_services.update_prompt(user, prompt_queries.get_prompt(user, id), **changes)
 
@@ -44,7 +43,7 @@ def delete_prompt(request, id: uuid.UUID):
 def render_prompt(request, id: uuid.UUID, payload: RenderIn):
     """Render the prompt's working copy. Needs only the `read` scope."""
     prompt = prompt_queries.get_prompt(actor(request), id)
-    return {"rendered": rendering.render_prompt(prompt, payload.variables)}
+    return {"rendered": prompt_queries.render_prompt(prompt, payload.variables)}
 
 
 @router.post("/render", response={200: AddressRenderOut, **WRITE}, auth=READ_ONLY_AUTH, tags=["rendering"])
@@ -52,6 +51,6 @@ def render_address(request, payload: AddressRenderIn):
     """Render by address, `[org/]project/prompt_set[@version]/prompt`, with any version specifier
     (`1.2.0`, `latest`, `stable`, `^1.2`, `~1.2.3`, `>=1.0.0 <2.0.0`; none = the working copy).
     A wrong part of the address is named in `details`. Needs only the `read` scope."""
-    text, resolved = rendering.render_address(actor(request), payload.address, payload.variables)
+    text, resolved = prompt_queries.render_address(actor(request), payload.address, payload.variables)
     return {"rendered": text, "address": resolved.address, "prompt_set_id": resolved.prompt_set.pk,
             "prompt": resolved.prompt_slug, "version": resolved.version_label}

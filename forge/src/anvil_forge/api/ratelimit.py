@@ -35,7 +35,6 @@ from anvil_forge.distribution.queries import instance_registered
 
 from .auth import access_token_of, api_key_of
 
-DEFAULT_LIMIT = "600/minute"
 logger = logging.getLogger("anvil_forge.api")
 
 
@@ -120,7 +119,7 @@ def _item(text: str) -> RateLimitItem:
 
 
 def configured_limit() -> RateLimitItem:
-    return _item(getattr(settings, "ANVIL_API_RATE_LIMIT", DEFAULT_LIMIT) or DEFAULT_LIMIT)
+    return _item(settings.ANVIL_API_RATE_LIMIT)
 
 
 _shared = FixedWindowRateLimiter(DjangoCacheStorage())
@@ -129,7 +128,7 @@ _local = FixedWindowRateLimiter(MemoryStorage())
 
 def limiter() -> FixedWindowRateLimiter:
     """Redis (shared by every process) when REDIS_URL is set, else memory (per process)."""
-    return _shared if getattr(settings, "REDIS_URL", "") else _local
+    return _shared if settings.REDIS_URL else _local
 
 
 def reset_local() -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .models import AuditEvent
 
+if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
+    from anvil_forge.accounts.models import User
 
-def record(actor, organisation, action: str, target=None, summary: dict | None = None, *, target_type: str = ""):
+
+def record(actor: User | None, organisation, action: str, target=None, summary: dict | None = None, *,
+           target_type: str = ""):
     return AuditEvent.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_email=getattr(actor, "email", "") or "",

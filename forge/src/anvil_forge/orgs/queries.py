@@ -1,11 +1,15 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 
+from anvil_forge.accounts import queries as account_queries
+from anvil_forge.core.counts import count_of
 from anvil_forge.core.errors import NotFound
+from anvil_forge.core.tokens import hash_secret
 
 from . import policy
-from .models import Invitation, Membership, Organisation
+from .models import Invitation, Membership, Organisation, Role  # Organisation, Role: handed out to adapters too
 from .policy import Action
+
 
 
 def organisations_for(user):
@@ -26,8 +30,7 @@ def get_organisation(user, ref) -> Organisation:
 
 def organisations_with_role(user):
     """:func:`organisations_for`, each annotated with ``role``: the user's role in it."""
-    role = Membership.objects.filter(organisation=OuterRef("pk"), user=user).values("role")[:1]
-    return organisations_for(user).annotate(role=Subquery(role))
+    return organisations_for(user).annotate(role=role_subquery(user))
 
 
 def members(user, organisation):
@@ -36,7 +39,10 @@ def members(user, organisation):
 
 
 def pending_invitations(user, organisation):
+    """Invitations not accepted yet: for those who manage members (owners); nobody else sees them."""
     policy.require(user, Action.VIEW, organisation)
+    if not policy.can(user, Action.MANAGE_MEMBERS, organisation):
+        return Invitation.objects.none()
     return Invitation.objects.filter(organisation=organisation, accepted_at__isnull=True)
 
 
@@ -52,25 +58,18 @@ def _is_uuid(value: str) -> bool:
 
 def organisations_overview(user):
     """The user's organisations with their role and member/project counts, personal first, then by name."""
-    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-    from django.db.models.functions import Coalesce
-
-    from anvil_forge.prompts.models import Project
-
-    def count(qs):
-        counted = qs.order_by().values("organisation").annotate(n=Count("pk")).values("n")
-        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-    role = Membership.objects.filter(organisation=OuterRef("pk"), user=user).values("role")[:1]
     return (
         Organisation.objects.filter(pk__in=organisations_for(user).values("pk"))
-        .annotate(
-            my_role=Subquery(role),
-            member_count=count(Membership.objects.filter(organisation=OuterRef("pk"))),
-            project_count=count(Project.objects.filter(organisation=OuterRef("pk"))),
-        )
+        .annotate(my_role=role_subquery(user),
+                  member_count=count_of(Membership.objects.all(), "organisation"),
+                  project_count=Count("projects", distinct=True))  # the reverse relation: orgs imports no prompts
         .order_by("-personal", "name")
     )
+
+
+def role_subquery(user):
+    """The user's role in the outer organisation row, for annotating organisation querysets."""
+    return Subquery(Membership.objects.filter(organisation=OuterRef("pk"), user=user).values("role")[:1])
 
 
 def member(user, organisation, user_id) -> Membership:
@@ -88,7 +87,6 @@ def invitation_for_token(token: str) -> Invitation:
     """A pending invitation by its secret link token (anyone holding the link may see whom it invites)."""
     from django.utils import timezone
 
-    from anvil_forge.core.tokens import hash_secret
 
     invitation = (
         Invitation.objects.filter(token_hash=hash_secret(token or ""))
@@ -102,6 +100,22 @@ def invitation_for_token(token: str) -> Invitation:
 
 def invitee_has_account(invitation: Invitation) -> bool:
     """Whether the invited address already has an account (the invitation page offers sign-in, not sign-up)."""
-    from anvil_forge.accounts.models import User
+    return account_queries.active_user_by_email(invitation.email) is not None
 
-    return User.objects.filter(email__iexact=invitation.email, is_active=True).exists()
+
+def owner_of(organisation):
+    """An active owner of the organisation (the longest-standing), or None."""
+    membership = (Membership.objects.filter(organisation=organisation, role=Role.OWNER, user__is_active=True)
+                  .select_related("user").order_by("created_at").first())
+    return membership.user if membership else None
+
+
+def organisation_by_ref(ref):
+    """Any organisation by id or slug, for the operator's commands (no user to limit it); None if none."""
+    lookup = {"pk": ref} if _is_uuid(str(ref)) else {"slug": ref}
+    return Organisation.objects.filter(**lookup).first()
+
+
+def all_organisations():
+    """Every organisation, for the operator's commands."""
+    return Organisation.objects.order_by("name")

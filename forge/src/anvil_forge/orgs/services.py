@@ -9,22 +9,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from anvil_forge.accounts import queries as account_queries
+from anvil_forge.accounts import services as account_services
 from anvil_forge.audit.services import record
-from anvil_forge.core.errors import Conflict, NotFound, ValidationError
+from anvil_forge.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from anvil_forge.core.slugs import check_slug, make_slug
 from anvil_forge.core.tokens import hash_secret, new_secret
 
 from . import policy
 from .models import Invitation, Membership, Organisation, Role
 from .policy import Action
+from .queries import invitation_for_token
+
+if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
+    from anvil_forge.accounts.models import User
 
 INVITATION_LIFETIME = timedelta(days=7)
+# What apps built on organisations refuse an organisation's deletion for: each raises Conflict to refuse.
+# Registered by those apps when Django starts (prompts/apps.py), so orgs depends on none of them.
+DELETION_CHECKS: list = []
 
 
 def _unique_name_and_slug(base_name: str) -> tuple[str, str]:
@@ -69,6 +79,48 @@ def _check_role(role: str) -> str:
 
 
 @transaction.atomic
+# --- users: every user has a personal organisation ---------------------------------------------------
+
+@transaction.atomic
+def create_user(email: str, password: str | None = None, *, display_name: str = "", site_admin: bool = False,
+                email_verified: bool = False):
+    """Create a user with a personal organisation. ``password=None`` makes a magic-link-only account.
+    ``email_verified`` is for callers who vouch for the address (the operator's commands); a sign-up
+    proves it later through a link sent to it (``accounts.services.send_confirmation_link``)."""
+    user = account_services.create_account(email, password, display_name=display_name, site_admin=site_admin,
+                                           email_verified=email_verified)
+    organisation = create_personal_organisation(user)
+    record(user, organisation, "user.signup", user, {"site_admin": site_admin})
+    return user
+
+
+@transaction.atomic
+def sign_up(email: str, password: str | None, *, display_name: str = "", invitation_token: str | None = None,
+            client_address: str | None = None):
+    """Self-service sign-up. With ``ANVIL_SIGNUP=invitation`` only the address a pending invitation was
+    sent to may sign up, through that invitation's link (``invitation_token``). The new account starts
+    unconfirmed and is e-mailed a confirmation link once the transaction commits; not when it comes from an
+    invitation, whose acceptance confirms the address. With ``client_address`` (a request from outside) it
+    counts against the e-mail throttle first: each sign-up sends an e-mail (Throttled)."""
+    if client_address is not None:
+        account_services.take_mail_allowance(email, client_address)
+    if account_services.signup_mode() == "invitation":
+        refusal = ("sign-up on this FORGE is by invitation only: ask an owner of an organisation to invite "
+                   "your address, then use the link in the invitation")
+        if not invitation_token:
+            raise PermissionDenied(refusal)
+        try:
+            invitation = invitation_for_token(invitation_token)
+        except NotFound:
+            raise PermissionDenied(refusal) from None
+        if invitation.email.lower() != account_services.normalise_email(email):
+            raise ValidationError.field("email", f"this invitation is for {invitation.email}: sign up with that address")
+    user = create_user(email, password, display_name=display_name)
+    if not invitation_token:
+        account_services.send_confirmation_link(user)
+    return user
+
+
 def create_personal_organisation(user) -> Organisation:
     name, slug = _unique_name_and_slug(user.display_name or user.email.split("@")[0])
     organisation = Organisation.objects.create(
@@ -79,7 +131,7 @@ def create_personal_organisation(user) -> Organisation:
 
 
 @transaction.atomic
-def create_organisation(actor, name: str, slug: str | None = None, description: str = "") -> Organisation:
+def create_organisation(actor: User, name: str, slug: str | None = None, description: str = "") -> Organisation:
     if not actor.is_authenticated:
         raise ValidationError("you must be signed in")
     name = _check_name(name)
@@ -95,7 +147,8 @@ def create_organisation(actor, name: str, slug: str | None = None, description: 
 
 
 @transaction.atomic
-def update_organisation(actor, organisation: Organisation, *, name=None, slug=None, description=None) -> Organisation:
+def update_organisation(actor: User, organisation: Organisation, *, name=None, slug=None,
+                        description=None) -> Organisation:
     policy.require(actor, Action.EDIT_ORGANISATION, organisation)
     changes = {}
     if name is not None and name != organisation.name:
@@ -113,13 +166,12 @@ def update_organisation(actor, organisation: Organisation, *, name=None, slug=No
 
 
 @transaction.atomic
-def delete_organisation(actor, organisation: Organisation) -> None:
+def delete_organisation(actor: User, organisation: Organisation) -> None:
     policy.require(actor, Action.EDIT_ORGANISATION, organisation)
     if organisation.personal:
         raise Conflict("a personal organisation cannot be deleted")
-    from anvil_forge.prompts.services import ensure_projects_deletable
-
-    ensure_projects_deletable(organisation.projects.all())
+    for check in DELETION_CHECKS:  # e.g. prompts: no frozen prompt set may go with it
+        check(organisation)
     # Recorded in the organisation's own history, which outlives it (AuditEvent.organisation is SET_NULL).
     record(actor, organisation, "organisation.delete", organisation,
            {"name": organisation.name, "id": str(organisation.pk)})
@@ -153,12 +205,9 @@ class InviteResult:
 
 
 @transaction.atomic
-def invite_member(actor, organisation: Organisation, email: str, role: str) -> InviteResult:
-    from anvil_forge.accounts.models import User
-    from anvil_forge.accounts.services import normalise_email
-
+def invite_member(actor: User, organisation: Organisation, email: str, role: str) -> InviteResult:
     policy.require(actor, Action.MANAGE_MEMBERS, organisation)
-    email = normalise_email(email)
+    email = account_services.normalise_email(email)
     _check_role(role)
     if organisation.personal and role == Role.OWNER:
         raise Conflict("a personal organisation has exactly one owner; invite as admin or member")
@@ -170,7 +219,7 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
         organisation=organisation, email=email, role=role, token_hash=hash_secret(token),
         invited_by=actor, expires_at=now + INVITATION_LIFETIME,
     )
-    existing = User.objects.filter(email__iexact=email, is_active=True).first()
+    existing = account_queries.active_user_by_email(email)
     joined = None
     # Only a verified address joins at once: anyone may sign up with someone else's address, and must
     # not be pulled into that person's organisations by it (accounts/verification.py).
@@ -179,7 +228,6 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
         invitation.accepted_at, invitation.accepted_by = now, existing
         invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
         record(actor, organisation, "member.add", existing, {"email": email, "role": role})
-        token = None
     else:
         link = f"{settings.ANVIL_BASE_URL}/invitations/{token}"
         step = "Sign in and join" if existing is not None else "Set up your account and join"
@@ -190,13 +238,11 @@ def invite_member(actor, organisation: Organisation, email: str, role: str) -> I
             None, [email],
         ))
         record(actor, organisation, "member.invite", invitation, {"email": email, "role": role}, target_type="invitation")
-    return InviteResult(invitation, joined, token)
+    return InviteResult(invitation, joined, token if joined is None else None)  # no link for who joined
 
 
 @transaction.atomic
 def accept_invitation(user, token: str) -> Membership:
-    from anvil_forge.accounts.services import mark_email_verified
-
     invitation = Invitation.objects.select_for_update().filter(token_hash=hash_secret(token or "")).first()
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at < timezone.now():
         raise NotFound("this invitation is not valid any more (used, expired or unknown)")
@@ -208,12 +254,12 @@ def accept_invitation(user, token: str) -> Membership:
     invitation.accepted_at, invitation.accepted_by = timezone.now(), user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
     record(user, invitation.organisation, "member.join", user, {"role": membership.role})
-    mark_email_verified(user, "invitation")  # the link was e-mailed to this address
+    account_services.mark_email_verified(user, "invitation")  # the link was e-mailed to this address
     return membership
 
 
 @transaction.atomic
-def change_role(actor, organisation: Organisation, user, role: str) -> Membership:
+def change_role(actor: User, organisation: Organisation, user, role: str) -> Membership:
     policy.require(actor, Action.MANAGE_MEMBERS, organisation)
     _check_role(role)
     membership = _membership(organisation, user)
@@ -233,7 +279,7 @@ def change_role(actor, organisation: Organisation, user, role: str) -> Membershi
 
 
 @transaction.atomic
-def remove_member(actor, organisation: Organisation, user) -> None:
+def remove_member(actor: User, organisation: Organisation, user) -> None:
     """Owners remove anyone; any member may remove themselves (leave)."""
     if actor.pk == getattr(user, "pk", None):
         policy.require(actor, Action.VIEW, organisation)

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from anvil_forge.core.errors import NotFound
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 ENV_PREFIX = "env:"
 
@@ -200,13 +202,11 @@ def parse(value: str | None, environ=None) -> list[KnownForge]:
 
 def known_forges() -> list[KnownForge]:
     """The configured forges, in the configured order (read at each call: cheap, and tests can change it)."""
-    return parse(getattr(settings, "ANVIL_KNOWN_FORGES", ""))
+    return parse(settings.ANVIL_KNOWN_FORGES)
 
 
 def get_forge(name: str) -> KnownForge:
     """A known forge by name (case-insensitive); ``NotFound`` when there is none of that name."""
-    from anvil_forge.core.errors import NotFound
-
     for forge in known_forges():
         if forge.name.lower() == (name or "").lower():
             return forge

@@ -8,20 +8,44 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import urlsplit
 
+from anvil_client.bundle import key_id
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, DateTimeField, F, IntegerField, Max, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
 
 from anvil_forge.core.errors import NotFound
+from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.orgs.queries import organisations_for
 from anvil_forge.prompts import queries as prompt_queries
-from anvil_forge.prompts.models import Project, Prompt, PromptSet, Version
 
-from . import archive
+from . import archive, remote
+from . import known_forges as _known_forges
+from .archive import InvalidArchive as InvalidArchive  # handed out: adapters catch it
+from .known_forges import KnownForgesError as KnownForgesError
 from .models import RemoteProjectLink
+from .remote import RemoteError as RemoteError
+from .wire import ForgeInfo as ForgeInfo  # the peering API's answer shapes
+from .wire import ForgeOrganisation as ForgeOrganisation
+from .wire import ForgeProject as ForgeProject
+from .wire import ForgeProjectDetail as ForgeProjectDetail
+
+# --- the archive format, for adapters ------------------------------------------------------------------
+
+def parse_archive(data: bytes | str) -> dict:
+    """An archive file's bytes (JSON, UTF-8), refused clearly (InvalidArchive) when it is not one."""
+    return archive.loads(data)
+
+
+def dump_archive(data: dict) -> str:
+    """The archive as text (sorted keys, indented for people)."""
+    return archive.dumps(data)
+
+
+def archive_summary(data: dict) -> dict:
+    """Counts for messages and previews: project slug/name, prompt sets, prompts, versions."""
+    return archive.summary(data)
+
 
 # --- this FORGE ------------------------------------------------------------------------------------
 
@@ -38,24 +62,20 @@ def anvil_version() -> str:
 
 def forge_name() -> str:
     """How this FORGE names itself to peers: ``ANVIL_FORGE_NAME``, else the host of ``ANVIL_BASE_URL``."""
-    configured = (getattr(settings, "ANVIL_FORGE_NAME", "") or "").strip()
+    configured = (settings.ANVIL_FORGE_NAME or "").strip()
     if configured:
         return configured
-    base = getattr(settings, "ANVIL_BASE_URL", "") or ""
+    base = settings.ANVIL_BASE_URL
     return urlsplit(base).netloc or "anvil"
 
 
 def identity() -> dict:
     """Name, software version, base URL and the bundle-signing public key (``GET /forge/info``)."""
-    from anvil_client.bundle import key_id
-
-    from anvil_forge.distribution import keys
-
-    key = keys.public_key()
+    key = dist_queries.public_key()
     return {
         "name": forge_name(),
         "version": anvil_version(),
-        "url": getattr(settings, "ANVIL_BASE_URL", ""),
+        "url": settings.ANVIL_BASE_URL,
         "public_key": key,
         "key_id": key_id(key),
         "api_version": "1",
@@ -65,57 +85,17 @@ def identity() -> dict:
 
 # --- what peers browse ---------------------------------------------------------------------------
 
-def _count(qs, path: str):
-    counted = qs.filter(**{path: OuterRef("pk")}).order_by().values(path).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def _latest(qs, path: str, field: str):
-    """The newest ``field`` among the rows of ``qs`` whose ``path`` is the outer row (NULL when none)."""
-    newest = qs.filter(**{path: OuterRef("pk")}).order_by().values(path).annotate(m=Max(field)).values("m")
-    return Subquery(newest, output_field=DateTimeField())
-
-
-def _last_updated(own: str, *parts):
-    """``Greatest`` of the outer row's own time and the newest times of its contents (each defaulting to it)."""
-    return Greatest(F(own), *[Coalesce(part, F(own)) for part in parts], output_field=DateTimeField())
-
-
 def organisations_overview(user):
     """The user's organisations with ``role``, ``project_count`` and ``last_updated_at`` (newest change inside)."""
-    from anvil_forge.orgs.models import Membership
-
-    role = Membership.objects.filter(organisation=OuterRef("pk"), user=user).values("role")[:1]
-    return organisations_for(user).annotate(
-        role=Subquery(role),
-        project_count=_count(Project.objects.all(), "organisation"),
-        last_updated_at=_last_updated(
-            "updated_at",
-            _latest(Project.objects.all(), "organisation", "updated_at"),
-            _latest(PromptSet.objects.all(), "project__organisation", "updated_at"),
-            _latest(Prompt.objects.all(), "prompt_set__project__organisation", "updated_at"),
-            _latest(Version.objects.all(), "prompt_set__project__organisation", "created_at"),
-        ),
-    )
+    return prompt_queries.organisations_activity(user, organisations_for(user))
 
 
 def projects_overview(user, organisation):
     """An organisation's projects with prompt-set, prompt and version counts and ``last_updated_at``."""
-    policy.require(user, Action.VIEW, organisation)
-    return prompt_queries.projects_for(user, organisation).annotate(
-        prompt_set_count=_count(PromptSet.objects.all(), "project"),
-        prompt_count=_count(Prompt.objects.all(), "prompt_set__project"),
-        version_count=_count(Version.objects.all(), "prompt_set__project"),
-        last_updated_at=_last_updated(
-            "updated_at",
-            _latest(PromptSet.objects.all(), "project", "updated_at"),
-            _latest(Prompt.objects.all(), "prompt_set__project", "updated_at"),
-            _latest(Version.objects.all(), "prompt_set__project", "created_at"),
-        ),
-    )
+    return prompt_queries.projects_activity(user, organisation)
 
 
-def get_project_overview(user, pk) -> Project:
+def get_project_overview(user, pk):
     """One project as :func:`projects_overview` annotates it."""
     project = prompt_queries.get_project(user, pk)
     return projects_overview(user, project.organisation).get(pk=project.pk)
@@ -123,13 +103,11 @@ def get_project_overview(user, pk) -> Project:
 
 def project_detail(user, project) -> dict:
     """A project with its prompt sets (status, versions, published version) and their prompts (working copy)."""
-    from anvil_forge.distribution.models import PublishedVersion
-
     policy.require(user, Action.VIEW, project.organisation, "project")
-    published = dict(PublishedVersion.objects.filter(project=project).values_list("prompt_set_id", "version__label"))
+    published = dist_queries.published_labels(project)
     sets = []
     last = project.updated_at
-    for prompt_set in project.prompt_sets.order_by("name").prefetch_related("prompts", "versions"):
+    for prompt_set in prompt_queries.sets_with_prompts_and_versions(project):
         versions = sorted(prompt_set.versions.all(), key=lambda v: -v.sequence)
         prompts = sorted(prompt_set.prompts.all(), key=lambda p: p.name)
         times = [prompt_set.updated_at, *(p.updated_at for p in prompts), *(v.created_at for v in versions)]
@@ -175,7 +153,7 @@ def export_archive(user, project) -> dict:
 
 def build_archive(project) -> dict:
     """The archive, without a policy check: for the operator's ``anvil export`` (shell access to the FORGE)."""
-    return archive.build(project, {"forge": forge_name(), "url": getattr(settings, "ANVIL_BASE_URL", ""),
+    return archive.build(project, {"forge": forge_name(), "url": settings.ANVIL_BASE_URL,
                                    "anvil_version": anvil_version()})
 
 
@@ -206,3 +184,37 @@ def links_to(user, forge_name: str, remote_project_id) -> list[RemoteProjectLink
         return list(links_for(user).filter(forge_name=forge_name, remote_project_id=remote_project_id))
     except (ValueError, TypeError, DjangoValidationError):
         return []
+
+
+# --- other FORGEs: the operator's known forges, and what they answer ---------------------------------------
+
+def known_forges():
+    """The peers the operator configured (``ANVIL_KNOWN_FORGES``); KnownForgesError when it is broken."""
+    return _known_forges.known_forges()
+
+
+def get_forge(name: str):
+    """One known forge by name (NotFound, or KnownForgesError when the configuration is broken)."""
+    return _known_forges.get_forge(name)
+
+
+def remote_info(forge):
+    """A peer's name, version and public key (one request; RemoteError when it fails)."""
+    return remote.info(forge)
+
+
+def remote_organisations(forge, cursor: str | None = None):
+    return remote.organisations(forge, cursor)
+
+
+def remote_projects(forge, organisation_id, cursor: str | None = None):
+    return remote.projects(forge, organisation_id, cursor)
+
+
+def remote_project(forge, project_id):
+    return remote.project(forge, project_id)
+
+
+def remote_export(forge, project_id) -> dict:
+    """A peer project's archive (fetched, not imported: ``services.import_archive`` does that)."""
+    return remote.export(forge, project_id)

@@ -92,8 +92,8 @@ class RemoteFailed(RemoteError):
 
 
 def _timeout(read_factor: float = 1.0) -> httpx.Timeout:
-    connect = float(getattr(settings, "ANVIL_PEER_CONNECT_TIMEOUT", 3))
-    read = float(getattr(settings, "ANVIL_PEER_READ_TIMEOUT", 10)) * read_factor
+    connect = settings.ANVIL_PEER_CONNECT_TIMEOUT
+    read = settings.ANVIL_PEER_READ_TIMEOUT * read_factor
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
@@ -126,10 +126,10 @@ def _get(forge: KnownForge, path: str, params: dict | None = None, *, what: str,
                 status = response.status_code
                 content_type = response.headers.get("Content-Type", "")
                 location = response.headers.get("Location", "")
-                body = bytearray()
+                received = bytearray()
                 for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > max_bytes:
+                    received.extend(chunk)
+                    if len(received) > max_bytes:
                         raise _fail(Malformed(forge, f"{forge.name} sent more than {max_bytes // (1024 * 1024)} MB "
                                                      f"for {what}; refused"))
     except httpx.TimeoutException as exc:
@@ -144,7 +144,7 @@ def _get(forge: KnownForge, path: str, params: dict | None = None, *, what: str,
     except httpx.HTTPError as exc:  # read errors, protocol errors, a connection closed mid-answer
         raise _fail(Unreachable(forge, f"the connection to {forge.name} ({forge.url}) failed: {_reason(exc)}")) \
             from None
-    body = bytes(body)
+    body = bytes(received)
     if status == 200:
         if "json" not in content_type:
             raise _fail(Malformed(forge, f"{forge.name} did not answer with JSON for {what} "

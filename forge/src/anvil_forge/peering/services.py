@@ -8,13 +8,12 @@ what they got.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from anvil_client import versions as semver_rules
 
 from anvil_forge.audit import queries as audit_queries
 from anvil_forge.audit.services import record
@@ -22,150 +21,23 @@ from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import services as prompt_services
-from anvil_forge.prompts.models import Project, Prompt, PromptSet, Status, Version
-from anvil_forge.prompts.snapshots import content_of
-from anvil_forge.prompts.validation import check_metadata, check_name, check_parameters, check_template
 
 from . import archive as archive_format
 from . import queries as peering_queries
 from .known_forges import KnownForgesError, get_forge
 from .models import RemoteProjectLink
 
+if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
+    from anvil_forge.accounts.models import User
+
 # --- import ------------------------------------------------------------------------------------
 
 
-@dataclass
-class ImportResult:
-    project: Project
-    project_created: bool = False
-    prompt_sets_created: list[str] = field(default_factory=list)
-    versions_added: list[str] = field(default_factory=list)  # "emails@1.2.0"
-    versions_kept: int = 0
-    working_copies_kept: list[str] = field(default_factory=list)  # existing sets whose working copy differs
-
-    @property
-    def changed(self) -> bool:
-        return self.project_created or bool(self.prompt_sets_created or self.versions_added)
-
-    def message(self) -> str:
-        """One sentence for flash messages and the CLI."""
-        where = f"'{self.project.name}' ({self.project.organisation.slug}/{self.project.slug})"
-        if not self.changed:
-            text = f"Nothing new to import: {where} already has everything in this archive"
-        elif self.project_created:
-            text = (f"Imported {where}: {len(self.prompt_sets_created)} prompt set(s), "
-                    f"{len(self.versions_added)} version(s)")
-        else:
-            parts = []
-            if self.prompt_sets_created:
-                parts.append(f"{len(self.prompt_sets_created)} new prompt set(s)")
-            if self.versions_added:
-                parts.append(f"{len(self.versions_added)} new version(s) ({', '.join(self.versions_added[:5])}"
-                             + ("…" if len(self.versions_added) > 5 else "") + ")")
-            text = f"Imported into the existing project {where}: {' and '.join(parts)}"
-            if self.versions_kept:
-                text += f"; {self.versions_kept} version(s) it already had were kept"
-        if self.working_copies_kept:
-            text += (f". The working copy of {', '.join(self.working_copies_kept)} differs from the archive's "
-                     "and was left as it is here")
-        return text + "."
+class _DryRun(Exception):
+    pass
 
 
-def _working_copy(prompt_set: PromptSet) -> dict:
-    return {
-        "name": prompt_set.name, "description": prompt_set.description, "metadata": prompt_set.metadata,
-        "prompts": sorted((archive_format._prompt(p) for p in prompt_set.prompts.all()), key=lambda p: p["slug"]),
-    }
-
-
-def _archive_working_copy(data: dict) -> dict:
-    return {
-        "name": data["name"], "description": data["description"], "metadata": data["metadata"],
-        "prompts": sorted(({**p, "parameters": check_parameters(p["parameters"])} for p in data["prompts"]),
-                          key=lambda p: p["slug"]),
-    }
-
-
-def _field(set_slug: str, *rest: str) -> str:
-    return ".".join([f"prompt_sets[{set_slug}]", *rest])
-
-
-class _Plan:
-    """What an import will do, worked out (and every conflict found) before anything is written."""
-
-    def __init__(self):
-        self.conflicts: list[tuple[str, str]] = []
-        self.new_sets: list[dict] = []  # archive entries
-        self.additions: list[tuple[PromptSet, list[tuple[int, dict]]]] = []  # existing set, [(sequence, version)]
-        self.kept = 0
-        self.working_copies_kept: list[str] = []
-
-
-def _plan_new_set(plan: _Plan, project: Project | None, data: dict) -> None:
-    if project is not None and project.prompt_sets.filter(name=data["name"]).exists():
-        plan.conflicts.append((_field(data["slug"], "name"),
-                               f"prompt set '{data['slug']}': this project already has another prompt set named "
-                               f"{data['name']!r} (with a different slug)"))
-    plan.new_sets.append(data)
-
-
-def _plan_existing_set(plan: _Plan, prompt_set: PromptSet, data: dict) -> None:
-    local = {v.label: v for v in prompt_set.versions.all()}
-    labels = list(local)
-    highest_sequence = max((v.sequence for v in local.values()), default=0)
-    last = max(prompt_set.last_sequence, highest_sequence)
-    added: list[tuple[int, dict]] = []
-    for version in data["versions"]:
-        label = version["label"]
-        mine = local.get(label)
-        if mine is not None:
-            if content_of(mine.snapshot) != content_of(version["snapshot"]):
-                plan.conflicts.append((_field(data["slug"], f"versions[{label}]"),
-                                       f"prompt set '{data['slug']}' version {label}: this FORGE already has a "
-                                       "version with that label and different content"))
-            else:
-                plan.kept += 1
-            continue
-        try:
-            semver_rules.check_new_label(label, labels)
-        except semver_rules.VersionError as exc:
-            plan.conflicts.append((_field(data["slug"], f"versions[{label}]"),
-                                   f"prompt set '{data['slug']}' version {label} cannot be added here: {exc}"))
-            continue
-        sequence = max(version["sequence"], last + 1)
-        last = sequence
-        labels.append(label)
-        added.append((sequence, version))
-    if added:
-        plan.additions.append((prompt_set, added))
-    if _working_copy(prompt_set) != _archive_working_copy(data):
-        plan.working_copies_kept.append(prompt_set.slug)
-
-
-def _create_set(actor, project: Project, data: dict, result: ImportResult) -> None:
-    prompt_set = PromptSet.objects.create(
-        project=project, name=check_name(data["name"]), slug=data["slug"], description=data["description"],
-        metadata=check_metadata(data["metadata"]), status=Status.LIVE, last_sequence=data["last_sequence"],
-    )
-    for prompt in data["prompts"]:
-        Prompt.objects.create(
-            prompt_set=prompt_set, name=check_name(prompt["name"]), slug=prompt["slug"],
-            description=prompt["description"], template=check_template(prompt["template"]),
-            parameters=check_parameters(prompt["parameters"]), metadata=check_metadata(prompt["metadata"]),
-        )
-    for version in data["versions"]:  # in the archive's order, with its sequence numbers
-        Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
-                               snapshot=version["snapshot"], sequence=version["sequence"], created_by=actor)
-        result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
-    if data["status"] == Status.LOCKED:
-        prompt_services.approve_imported(actor, prompt_set)
-    if data["status"] != Status.LIVE:  # content first (only a LIVE set takes it), then the status
-        prompt_set.status = data["status"]
-        prompt_set.save(update_fields=["status", "updated_at"])
-    result.prompt_sets_created.append(prompt_set.slug)
-
-
-def import_archive(actor, organisation, data, *, via: str = "") -> ImportResult:
+def import_archive(actor: User, organisation, data, *, via: str = "", dry_run: bool = False):
     """Import a project archive into ``organisation`` (owners and admins).
 
     The archive is validated first (format, schema, checksum, consistency):
@@ -178,76 +50,38 @@ def import_archive(actor, organisation, data, *, via: str = "") -> ImportResult:
     that would not roll forward, stops the import (``Conflict`` naming it) and
     nothing is written. Importing the same archive again changes nothing.
     ``via`` says how it arrived (``api``, ``upload``, ``cli``, ``forge <name>``), for the audit log.
+    ``dry_run``: check everything and work out the result, then roll it all back.
     """
     policy.require(actor, Action.MANAGE_PROJECTS, organisation)
     data = archive_format.validate(data)
     try:
         with transaction.atomic():
-            return _import(actor, organisation, data, via)
+            result = prompt_services.import_content(actor, organisation, data["content"])
+            if result.changed:
+                origin = data["source"]
+                record(actor, organisation, "project.import", result.project, {
+                    "via": via,
+                    "from": {"forge": origin["forge"], "organisation": origin["organisation"],
+                             "project_id": origin["project_id"]},
+                    "checksum": data["checksum"],
+                    "created": result.project_created,
+                    "prompt_sets_created": result.prompt_sets_created,
+                    "versions_added": len(result.versions_added),
+                    "versions_kept": result.versions_kept,
+                })
+            if dry_run:
+                raise _DryRun(result)
+            return result
+    except _DryRun as rolled_back:
+        return rolled_back.args[0]
     except IntegrityError:
         raise Conflict("the project changed while it was being imported; try again") from None
-
-
-def _import(actor, organisation, data: dict, via: str) -> ImportResult:
-    content = data["content"]
-    meta = content["project"]
-    project = Project.objects.select_for_update().filter(organisation=organisation, slug=meta["slug"]).first()
-    plan = _Plan()
-    if project is None:
-        if Project.objects.filter(organisation=organisation, name=meta["name"]).exists():
-            raise Conflict(f"{organisation.name} already has a project named {meta['name']!r} with another slug "
-                           f"than '{meta['slug']}': rename one of them first",
-                           [{"field": "project.name", "message": "already used"}])
-        for data_set in content["prompt_sets"]:
-            _plan_new_set(plan, None, data_set)
-    else:
-        existing = {s.slug: s for s in PromptSet.objects.select_for_update().filter(project=project)}
-        for data_set in content["prompt_sets"]:
-            prompt_set = existing.get(data_set["slug"])
-            if prompt_set is None:
-                _plan_new_set(plan, project, data_set)
-            else:
-                _plan_existing_set(plan, prompt_set, data_set)
-    if plan.conflicts:
-        field_name, message = plan.conflicts[0]
-        more = f" (and {len(plan.conflicts) - 1} more conflict(s))" if len(plan.conflicts) > 1 else ""
-        raise Conflict(f"nothing was imported: {message}{more}",
-                       [{"field": f, "message": m} for f, m in plan.conflicts])
-
-    created = project is None
-    if created:
-        project = Project.objects.create(organisation=organisation, name=check_name(meta["name"]), slug=meta["slug"],
-                                         description=meta["description"])
-    result = ImportResult(project=project, project_created=created, versions_kept=plan.kept,
-                          working_copies_kept=plan.working_copies_kept)
-    for data_set in plan.new_sets:
-        _create_set(actor, project, data_set, result)
-    for prompt_set, added in plan.additions:
-        for sequence, version in added:
-            Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
-                                   snapshot=version["snapshot"], sequence=sequence, created_by=actor)
-            result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
-        prompt_set.last_sequence = max(prompt_set.last_sequence, max(s for s, _ in added))
-        prompt_set.save(update_fields=["last_sequence", "updated_at"])
-    if result.changed:
-        origin = data["source"]
-        record(actor, organisation, "project.import", project, {
-            "via": via,
-            "from": {"forge": origin["forge"], "organisation": origin["organisation"],
-                     "project_id": origin["project_id"]},
-            "checksum": data["checksum"],
-            "created": created,
-            "prompt_sets_created": result.prompt_sets_created,
-            "versions_added": len(result.versions_added),
-            "versions_kept": result.versions_kept,
-        })
-    return result
 
 
 # --- connected remote projects ----------------------------------------------------------------------
 
 @transaction.atomic
-def connect_remote_project(actor, organisation, forge_name: str, remote_project_id, *, name: str, slug: str,
+def connect_remote_project(actor: User, organisation, forge_name: str, remote_project_id, *, name: str, slug: str,
                            description: str = "", remote_organisation: str = "") -> RemoteProjectLink:
     """List a project of a known forge among ``organisation``'s projects (owners and admins): a reference only.
 
@@ -277,7 +111,7 @@ def connect_remote_project(actor, organisation, forge_name: str, remote_project_
 
 
 @transaction.atomic
-def disconnect_remote_project(actor, link: RemoteProjectLink) -> None:
+def disconnect_remote_project(actor: User, link: RemoteProjectLink) -> None:
     """Remove a connected remote project from the organisation's list (nothing on the remote changes)."""
     policy.require(actor, Action.MANAGE_PROJECTS, link.organisation, "connected project")
     record(actor, link.organisation, "project.disconnect", link,
@@ -291,7 +125,7 @@ PEER_READ_EVERY = timedelta(minutes=10)  # a peer polling a project is one event
 
 
 @transaction.atomic
-def export_project(actor, project: Project, *, via: str) -> dict:
+def export_project(actor: User | None, project, *, via: str) -> dict:
     """The project's archive (any member may export it), recorded as ``project.export``: the archive holds
     every prompt and version, so who took a copy belongs in the history. ``actor`` None: the operator's
     ``anvil export`` on the FORGE's own machine."""
@@ -304,7 +138,7 @@ def export_project(actor, project: Project, *, via: str) -> dict:
     return data
 
 
-def record_peer_read(actor, project: Project) -> None:
+def record_peer_read(actor: User, project) -> None:
     """A FORGE (or anyone with an API key) read a project's content through the peering API: recorded as
     ``peer.read``, at most once per PEER_READ_EVERY per reader and project so polling does not flood the log."""
     since = timezone.now() - PEER_READ_EVERY

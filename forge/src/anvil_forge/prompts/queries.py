@@ -6,18 +6,31 @@ something that does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
 
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 
-from anvil_forge.core.errors import NotFound, ValidationError
-from anvil_forge.orgs.queries import organisations_for
+from anvil_forge.core.counts import count_of, last_updated, latest_of
+from anvil_forge.core.errors import NotFound
+from anvil_forge.core.fuzzy import rank
+from anvil_forge.orgs import policy
+from anvil_forge.orgs.queries import organisations_for, role_subquery
 
 from . import approvals
 from .diff import diff_snapshots
+from .diff import side_by_side as side_by_side  # for the web diff view
 from .models import Approval, Project, Prompt, PromptSet, Version
+from .models import Status as Status  # handed out with the sets
+from .rendering import render_address as render_address  # rendering is a read: the face offers it
+from .rendering import render_prompt as render_prompt
+from .rendering import render_template as render_template
+from .resolver import select_version as select_version
 from .snapshots import build_snapshot
+from .transitions import TRANSITIONS as TRANSITIONS  # the status changes, for the UI's labels
 
 
 def _visible(user, model, path: str):
@@ -98,23 +111,6 @@ def get_version_by_label(user, prompt_set, label: str) -> Version:
     return version
 
 
-def select_version(prompt_set: PromptSet, specifier: str) -> Version:
-    """The version of a set a specifier picks (exact, latest, stable, ^, ~, ranges)."""
-    try:
-        spec = semver_rules.parse_specifier(specifier)
-    except semver_rules.VersionError as exc:
-        raise ValidationError.field("version", str(exc)) from None
-    labels = list(prompt_set.versions.values_list("label", flat=True))
-    label = spec.select(labels)
-    if label is None:
-        raise NotFound(
-            f"no version of '{prompt_set.slug}' matches {specifier!r}"
-            + (f" (versions: {', '.join(sorted(labels, key=semver_rules.sort_key))})" if labels else " (it has no versions)"),
-            [{"field": "version", "message": "no matching version"}],
-        )
-    return prompt_set.versions.get(label=label)
-
-
 def analysis(prompt: Prompt) -> dict:
     """Variables the template reads, and the parameter check (missing / unused / matched)."""
     try:
@@ -157,20 +153,12 @@ def get_prompt_by_slug(user, prompt_set, slug: str) -> Prompt:
     return _by_slug(prompts_for(user, prompt_set), slug, "prompt")
 
 
-def _count(qs, field: str):
-    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-    from django.db.models.functions import Coalesce
-
-    counted = qs.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def projects_overview(user, organisation):
     """Projects of an organisation with how many prompt sets, prompts and versions each holds."""
     return projects_for(user, organisation).annotate(
-        prompt_set_count=_count(PromptSet.objects.all(), "project"),
-        prompt_count=_count(Prompt.objects.all(), "prompt_set__project"),
-        version_count=_count(Version.objects.all(), "prompt_set__project"),
+        prompt_set_count=count_of(PromptSet.objects.all(), "project"),
+        prompt_count=count_of(Prompt.objects.all(), "prompt_set__project"),
+        version_count=count_of(Version.objects.all(), "prompt_set__project"),
     ).order_by("name")
 
 
@@ -180,8 +168,8 @@ def prompt_sets_overview(user, project):
 
     latest = Version.objects.filter(prompt_set=OuterRef("pk")).order_by("-sequence").values("label")[:1]
     return prompt_sets_for(user, project).annotate(
-        prompt_count=_count(Prompt.objects.all(), "prompt_set"),
-        version_count=_count(Version.objects.all(), "prompt_set"),
+        prompt_count=count_of(Prompt.objects.all(), "prompt_set"),
+        version_count=count_of(Version.objects.all(), "prompt_set"),
         latest_label=Subquery(latest),
     ).order_by("name")
 
@@ -199,9 +187,6 @@ def project_contents(user, project) -> dict:
 
 def counts(user, organisation) -> dict:
     """The dashboard's numbers for one organisation."""
-    from anvil_forge.distribution.models import LiveInstance
-    from .models import Status
-
     sets = prompt_sets_for(user).filter(project__organisation=organisation)
     return {
         "projects": projects_for(user, organisation).count(),
@@ -210,16 +195,13 @@ def counts(user, organisation) -> dict:
         "versions": versions_for(user).filter(prompt_set__project__organisation=organisation).count(),
         "in_review": sets.filter(status=Status.REVIEW).count(),
         "locked": sets.filter(status=Status.LOCKED).count(),
-        "live_instances": LiveInstance.objects.filter(project__in=projects_for(user, organisation)).count(),
+        # distribution's instances hang off projects: counted through the reverse relation, no import of it
+        "live_instances": projects_for(user, organisation).aggregate(n=Count("live_instances"))["n"],
     }
 
 
 def allowed_transitions(user, prompt_set) -> list[dict]:
     """The status changes this user may make on the set now: [{"to": status, "verb": "approve"}, …]."""
-    from anvil_forge.orgs import policy
-
-    from .services import TRANSITIONS
-
     role = policy.role_of(user, prompt_set.project.organisation)
     return [
         {"to": target.value, "verb": verb}
@@ -257,7 +239,8 @@ def check_draft(template: str, parameters: list) -> dict:
     parameter name ("" when unknown) to what is wrong with its declaration; the
     parameter check compares the declared names with the variables the template reads.
     """
-    result = {"syntax": None, "variables": [], "missing": [], "unused": [], "matched": [], "parameter_errors": {}}
+    result: dict[str, Any] = {"syntax": None, "variables": [], "missing": [], "unused": [], "matched": [],
+                              "parameter_errors": {}}
     names = []
     for item in parameters or []:
         try:
@@ -292,8 +275,6 @@ def search(user, text: str, limit: int = 20) -> list[dict]:
     "project", "prompt_set", "prompt", "status"}; ``path`` is the slug address
     (``org/project/set/prompt``). Best matches first.
     """
-    from anvil_forge.core.fuzzy import rank
-
     cap = 5000  # enough for any real organisation; keeps a palette query cheap
     hits = []
     for org, project, name in projects_for(user).values_list("organisation__slug", "slug", "name")[:cap]:
@@ -311,3 +292,52 @@ def search(user, text: str, limit: int = 20) -> list[dict]:
     if not (text or "").strip():
         return hits[:limit]
     return rank(text, hits, key=lambda hit: f"{hit['name']} {hit['path']}", limit=limit)
+
+
+# --- what peers browse (peering.queries hands these out) ----------------------------------------------
+
+def organisations_activity(user, organisations):
+    """``organisations`` with ``role``, ``project_count`` and ``last_updated_at`` (newest change inside)."""
+    return organisations.annotate(
+        role=role_subquery(user),
+        project_count=count_of(Project.objects.all(), "organisation"),
+        last_updated_at=last_updated(
+            "updated_at",
+            latest_of(Project.objects.all(), "organisation", "updated_at"),
+            latest_of(PromptSet.objects.all(), "project__organisation", "updated_at"),
+            latest_of(Prompt.objects.all(), "prompt_set__project__organisation", "updated_at"),
+            latest_of(Version.objects.all(), "prompt_set__project__organisation", "created_at"),
+        ),
+    )
+
+
+def projects_activity(user, organisation):
+    """An organisation's projects with prompt-set, prompt and version counts and ``last_updated_at``."""
+    policy.require(user, policy.Action.VIEW, organisation)
+    return projects_for(user, organisation).annotate(
+        prompt_set_count=count_of(PromptSet.objects.all(), "project"),
+        prompt_count=count_of(Prompt.objects.all(), "prompt_set__project"),
+        version_count=count_of(Version.objects.all(), "prompt_set__project"),
+        last_updated_at=last_updated(
+            "updated_at",
+            latest_of(PromptSet.objects.all(), "project", "updated_at"),
+            latest_of(Prompt.objects.all(), "prompt_set__project", "updated_at"),
+            latest_of(Version.objects.all(), "prompt_set__project", "created_at"),
+        ),
+    )
+
+
+def sets_with_prompts_and_versions(project):
+    """The project's prompt sets by name, each with its prompts and versions prefetched (peers' detail)."""
+    return project.prompt_sets.order_by("name").prefetch_related("prompts", "versions")
+
+
+def all_projects():
+    """Every project, for the operator's commands (no user to limit what is seen)."""
+    return Project.objects.select_related("organisation")
+
+
+def sets_in_review(user, organisation) -> list:
+    """The organisation's prompt sets waiting for approval (the dashboard), by name."""
+    return list(prompt_sets_for(user).filter(project__organisation=organisation, status=Status.REVIEW)
+                .select_related("project__organisation").order_by("name"))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anvil_client import versions as semver_rules
+
 from anvil_forge.core.errors import NotFound, ValidationError
 from anvil_forge.orgs.queries import organisations_for
 
 from .addresses import AddressError, parse_address
 from .models import Project, PromptSet, Version
-from .queries import select_version
 from .snapshots import prompt_snapshot
 
 
@@ -73,3 +74,20 @@ def resolve(user, text: str, *, organisations=None) -> Resolved:
         where = f"version {version.label}" if version else "the working copy"
         raise _error("prompt", f"prompt '{address.prompt}' not found in '{address.prompt_set}' ({where})")
     return Resolved(str(address), prompt_set, version, address.prompt, prompt)
+
+
+def select_version(prompt_set: PromptSet, specifier: str) -> Version:
+    """The version of a set a specifier picks (exact, latest, stable, ^, ~, ranges)."""
+    try:
+        spec = semver_rules.parse_specifier(specifier)
+    except semver_rules.VersionError as exc:
+        raise ValidationError.field("version", str(exc)) from None
+    labels = list(prompt_set.versions.values_list("label", flat=True))
+    label = spec.select(labels)
+    if label is None:
+        raise NotFound(
+            f"no version of '{prompt_set.slug}' matches {specifier!r}"
+            + (f" (versions: {', '.join(sorted(labels, key=semver_rules.sort_key))})" if labels else " (it has no versions)"),
+            [{"field": "version", "message": "no matching version"}],
+        )
+    return prompt_set.versions.get(label=label)

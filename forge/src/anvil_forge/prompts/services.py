@@ -8,7 +8,10 @@ refuses it too, see migration 0002).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
@@ -19,18 +22,15 @@ from anvil_forge.core.slugs import check_slug, make_slug
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
-from . import approvals
+from . import approvals, imports
 from .models import ApprovalSource, Project, Prompt, PromptSet, Status, Version
 from .snapshots import build_snapshot
+from .transitions import TRANSITIONS
 from .validation import check_metadata, check_name, check_parameters, check_template
 
-# (from, to) -> the action that allows it and the audit verb
-TRANSITIONS = {
-    (Status.LIVE, Status.REVIEW): (Action.SUBMIT_REVIEW, "submit"),
-    (Status.REVIEW, Status.LOCKED): (Action.APPROVE, "approve"),
-    (Status.REVIEW, Status.LIVE): (Action.APPROVE, "reject"),
-    (Status.LOCKED, Status.LIVE): (Action.APPROVE, "unlock"),
-}
+if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
+    from anvil_forge.accounts.models import User
+
 
 
 def _unique(model, scope: dict, field: str, value: str, exclude=None, label: str = "") -> None:
@@ -62,6 +62,10 @@ def require_editable(prompt_set: PromptSet) -> None:
         raise Conflict(f"prompt set '{prompt_set.slug}' is {label}: its content cannot change ({hint})")
 
 
+def ensure_organisation_deletable(organisation) -> None:
+    ensure_projects_deletable(organisation.projects.all())
+
+
 def ensure_projects_deletable(projects) -> None:
     frozen = list(
         PromptSet.objects.filter(project__in=projects).exclude(status=Status.LIVE).values_list("project__slug", "slug")
@@ -74,7 +78,7 @@ def ensure_projects_deletable(projects) -> None:
 # --- projects ---------------------------------------------------------------
 
 @transaction.atomic
-def create_project(actor, organisation, name: str, slug: str | None = None, description: str = "") -> Project:
+def create_project(actor: User, organisation, name: str, slug: str | None = None, description: str = "") -> Project:
     policy.require(actor, Action.MANAGE_PROJECTS, organisation)
     name = check_name(name)
     slug = check_slug(slug or make_slug(name))
@@ -87,7 +91,7 @@ def create_project(actor, organisation, name: str, slug: str | None = None, desc
 
 
 @transaction.atomic
-def update_project(actor, project: Project, *, name=None, slug=None, description=None) -> Project:
+def update_project(actor: User, project: Project, *, name=None, slug=None, description=None) -> Project:
     policy.require(actor, Action.MANAGE_PROJECTS, project.organisation, "project")
     scope, changed = {"organisation": project.organisation}, []
     if name is not None and name != project.name:
@@ -99,7 +103,8 @@ def update_project(actor, project: Project, *, name=None, slug=None, description
         _unique(Project, scope, "slug", project.slug, exclude=project, label="project")
         changed.append("slug")
     if description is not None and description != project.description:
-        project.description, _ = description, changed.append("description")
+        project.description = description
+        changed.append("description")
     if changed:
         _save(project, "project name or slug already used")
         record(actor, project.organisation, "project.update", project, {"fields": changed})
@@ -107,7 +112,7 @@ def update_project(actor, project: Project, *, name=None, slug=None, description
 
 
 @transaction.atomic
-def delete_project(actor, project: Project) -> None:
+def delete_project(actor: User, project: Project) -> None:
     policy.require(actor, Action.MANAGE_PROJECTS, project.organisation, "project")
     ensure_projects_deletable([project])
     _ensure_never_published(Version.objects.filter(prompt_set__project=project), "project")
@@ -126,7 +131,7 @@ def _ensure_never_published(versions, what: str) -> None:
 # --- prompt sets --------------------------------------------------------------
 
 @transaction.atomic
-def create_prompt_set(actor, project: Project, name: str, slug: str | None = None,
+def create_prompt_set(actor: User, project: Project, name: str, slug: str | None = None,
                       description: str = "", metadata: dict | None = None) -> PromptSet:
     policy.require(actor, Action.EDIT_PROMPTS, project.organisation, "project")
     name = check_name(name)
@@ -142,7 +147,8 @@ def create_prompt_set(actor, project: Project, name: str, slug: str | None = Non
 
 
 @transaction.atomic
-def update_prompt_set(actor, prompt_set: PromptSet, *, name=None, slug=None, description=None, metadata=None) -> PromptSet:
+def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=None, description=None,
+                      metadata=None) -> PromptSet:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
@@ -169,7 +175,7 @@ def update_prompt_set(actor, prompt_set: PromptSet, *, name=None, slug=None, des
 
 
 @transaction.atomic
-def delete_prompt_set(actor, prompt_set: PromptSet) -> None:
+def delete_prompt_set(actor: User, prompt_set: PromptSet) -> None:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.DELETE_VERSIONED, organisation, "prompt set")
@@ -181,7 +187,7 @@ def delete_prompt_set(actor, prompt_set: PromptSet) -> None:
 
 
 @transaction.atomic
-def change_status(actor, prompt_set: PromptSet, status: str) -> PromptSet:
+def change_status(actor: User, prompt_set: PromptSet, status: str) -> PromptSet:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     if status not in Status.values:
@@ -223,7 +229,7 @@ def _ensure_ready_for_review(prompt_set: PromptSet) -> None:
 # --- prompts --------------------------------------------------------------------
 
 @transaction.atomic
-def create_prompt(actor, prompt_set: PromptSet, name: str, slug: str | None = None, template: str = "",
+def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | None = None, template: str = "",
                   parameters: list | None = None, description: str = "", metadata: dict | None = None) -> Prompt:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
@@ -244,7 +250,7 @@ def create_prompt(actor, prompt_set: PromptSet, name: str, slug: str | None = No
 
 
 @transaction.atomic
-def update_prompt(actor, prompt: Prompt, *, name=None, slug=None, template=None, parameters=None,
+def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template=None, parameters=None,
                   description=None, metadata=None) -> Prompt:
     prompt_set = _locked_set(prompt.prompt_set)
     organisation = prompt_set.project.organisation
@@ -282,7 +288,7 @@ def update_prompt(actor, prompt: Prompt, *, name=None, slug=None, template=None,
 
 
 @transaction.atomic
-def add_missing_parameters(actor, prompt: Prompt) -> list[str]:
+def add_missing_parameters(actor: User, prompt: Prompt) -> list[str]:
     """Declare every variable the template reads but the prompt does not declare (typed string)."""
     prompt_set = _locked_set(prompt.prompt_set)
     policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt")
@@ -297,7 +303,7 @@ def add_missing_parameters(actor, prompt: Prompt) -> list[str]:
 
 
 @transaction.atomic
-def delete_prompt(actor, prompt: Prompt) -> None:
+def delete_prompt(actor: User, prompt: Prompt) -> None:
     prompt_set = _locked_set(prompt.prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt")
@@ -310,7 +316,7 @@ def delete_prompt(actor, prompt: Prompt) -> None:
 
 def _check_label(prompt_set: PromptSet, label: str) -> str:
     label = (label or "").strip()
-    limit = Version._meta.get_field("label").max_length
+    limit = cast(int, Version._meta.get_field("label").max_length)  # a CharField's: always set
     if len(label) > limit:
         raise ValidationError.field("label", f"a label has at most {limit} characters")
     existing = list(prompt_set.versions.values_list("label", flat=True))
@@ -321,7 +327,8 @@ def _check_label(prompt_set: PromptSet, label: str) -> str:
     return label
 
 
-def _new_version(actor, prompt_set: PromptSet, label: str, changelog: str, snapshot: dict, verb: str, extra=None) -> Version:
+def _new_version(actor: User, prompt_set: PromptSet, label: str, changelog: str, snapshot: dict, verb: str,
+                 extra=None) -> Version:
     organisation = prompt_set.project.organisation
     label = _check_label(prompt_set, label)
     sequence = prompt_set.last_sequence + 1
@@ -338,7 +345,7 @@ def _new_version(actor, prompt_set: PromptSet, label: str, changelog: str, snaps
 
 
 @transaction.atomic
-def create_version(actor, prompt_set: PromptSet, label: str, changelog: str = "") -> Version:
+def create_version(actor: User, prompt_set: PromptSet, label: str, changelog: str = "") -> Version:
     """Snapshot the working copy. Allowed in any status: it does not change the set's content."""
     prompt_set = _locked_set(prompt_set)
     policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt set")
@@ -346,7 +353,7 @@ def create_version(actor, prompt_set: PromptSet, label: str, changelog: str = ""
 
 
 @transaction.atomic
-def rollback(actor, prompt_set: PromptSet, to: str, label: str, changelog: str | None = None) -> Version:
+def rollback(actor: User, prompt_set: PromptSet, to: str, label: str, changelog: str | None = None) -> Version:
     """A new, higher version whose content equals version ``to``; the working copy is left as it is."""
     prompt_set = _locked_set(prompt_set)
     policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt set")
@@ -358,7 +365,7 @@ def rollback(actor, prompt_set: PromptSet, to: str, label: str, changelog: str |
 
 
 @transaction.atomic
-def approve_version(actor, version: Version) -> Version:
+def approve_version(actor: User, version: Version) -> Version:
     """Approve a version's content (owners and admins), so it may be published: for a version made after
     the set's approval, e.g. a rollback. Approving approved content is refused (Conflict)."""
     prompt_set = _locked_set(version.prompt_set)
@@ -373,14 +380,19 @@ def approve_version(actor, version: Version) -> Version:
     return version
 
 
-def approve_imported(actor, prompt_set: PromptSet) -> None:
-    """An imported set arriving LOCKED keeps its working copy approved (the importer holds the approve right:
-    importing needs owner or admin). Called inside the import's transaction, which audits it."""
-    approvals.approve(prompt_set, build_snapshot(prompt_set), ApprovalSource.IMPORT, actor)
+@transaction.atomic
+def import_content(actor: User, organisation, content: dict) -> imports.ImportResult:
+    """Create, or merge into the organisation's project with the same slug, the project an archive's
+    validated ``content`` describes (owners and admins; peering.services.import_archive validates the
+    archive and audits the import). Versions it has are kept, new ones added after them; a label it has
+    with different content stops the import (Conflict naming it) and nothing is written. A set imported
+    LOCKED keeps its working copy approved (the importer holds the approve right)."""
+    policy.require(actor, Action.MANAGE_PROJECTS, organisation)
+    return imports.apply(actor, organisation, content)
 
 
 @transaction.atomic
-def delete_version(actor, version: Version) -> None:
+def delete_version(actor: User, version: Version) -> None:
     prompt_set = _locked_set(version.prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.DELETE_VERSIONED, organisation, "version")
@@ -388,3 +400,21 @@ def delete_version(actor, version: Version) -> None:
         raise Conflict(f"version {version.label} has been published and cannot be deleted")
     record(actor, organisation, "version.delete", version, {"prompt_set": prompt_set.slug, "label": version.label})
     version.delete()
+
+
+# --- for apps built on prompts (distribution's publish and registration) ---------------------------------
+
+def lock_project(project_id) -> Project:
+    """The project, row-locked until the caller's transaction ends (its sequence, its instance count)."""
+    return Project.objects.select_for_update().select_related("organisation").get(pk=project_id)
+
+
+def lock_prompt_set(prompt_set_id) -> PromptSet:
+    """The prompt set, row-locked until the caller's transaction ends (its status cannot change meanwhile)."""
+    return PromptSet.objects.select_for_update().get(pk=prompt_set_id)
+
+
+def mark_published(version: Version) -> None:
+    """Note the first time a version is published (the one change a version allows: see migration 0002)."""
+    if version.first_published_at is None:
+        Version.objects.filter(pk=version.pk, first_published_at__isnull=True).update(first_published_at=timezone.now())

@@ -11,5 +11,5 @@ def shell(request):
     return {
         "shell": _shell(request),
         "anvil_version": __version__,
-        "idle_minutes": getattr(settings, "ANVIL_SESSION_IDLE_MINUTES", 120),
+        "idle_minutes": settings.ANVIL_SESSION_IDLE_MINUTES,
     }

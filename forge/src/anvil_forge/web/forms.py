@@ -9,7 +9,7 @@ from django import forms
 
 from anvil_client.templates import PARAMETER_TYPES
 
-from anvil_forge.orgs.models import Role
+from anvil_forge.orgs.policy import Role
 
 SLUG_HELP = "a-z, 0-9, - and _; empty: made from the name."
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from anvil_forge.orgs.models import Organisation
-from anvil_forge.prompts.models import Project, Prompt, PromptSet, Version
+from anvil_forge.orgs.queries import Organisation
+from anvil_forge.prompts.queries import Project, Prompt, PromptSet, Version
 
 
 def kind_and_args(obj) -> tuple[str, list[str]]:

@@ -24,7 +24,7 @@ class IdleSessionMiddleware:
         if user is not None and user.is_authenticated:
             now = int(time.time())
             last = request.session.get(SESSION_KEY)
-            idle = int(getattr(settings, "ANVIL_SESSION_IDLE_MINUTES", 120)) * 60
+            idle = settings.ANVIL_SESSION_IDLE_MINUTES * 60
             if last is not None and now - int(last) > idle:
                 return self._expired(request, idle)
             if last is None or now - int(last) >= TOUCH_EVERY:

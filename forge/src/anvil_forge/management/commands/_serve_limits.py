@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -34,7 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 try:
     import resource
 except ImportError:  # pragma: no cover - not on Windows
-    resource = None
+    resource = None  # type: ignore[assignment]  # the optional-module idiom: tested for None below
 
 # --- defaults: each one overridable by its environment variable or `anvil serve` option -------------------
 
@@ -144,7 +145,7 @@ def resolve(options: dict, environ=None) -> Limits:
     the descriptor limit (once per call: call it once, at start). Also exports the header timeout to the
     environment: uvicorn's worker processes read it there (see ``HeadTimeoutH11Protocol``)."""
     environ = os.environ if environ is None else environ
-    values = {dest: _setting(dest, options.get(dest), environ) for dest in SETTINGS}
+    values: dict[str, Any] = {dest: _setting(dest, options.get(dest), environ) for dest in SETTINGS}
     before, fd_limit = raise_fd_limit()
     if values["max_connections"] is None:
         values["max_connections"] = safe_max_connections(fd_limit)
@@ -154,7 +155,7 @@ def resolve(options: dict, environ=None) -> Limits:
 
 def header_timeout_from_environment() -> float:
     try:
-        value = _setting("header_timeout", None, os.environ)
+        value = cast(float, _setting("header_timeout", None, os.environ))  # its default is a float, never None
     except LimitError:
         value = HEADER_TIMEOUT  # `anvil serve` has refused it already; another launcher gets the default
     return value
@@ -182,7 +183,7 @@ class HeadTimeoutH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         cls_timeout = type(self).header_timeout
         self.head_timeout = cls_timeout if cls_timeout is not None else header_timeout_from_environment()
-        self.head_timer: object | None = None
+        self.head_timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
 

@@ -5,7 +5,7 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 
-from anvil_forge.accounts.services import create_user
+from anvil_forge.orgs.services import create_user
 from anvil_forge.core.errors import AnvilError
 
 

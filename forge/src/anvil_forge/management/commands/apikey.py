@@ -11,12 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from anvil_forge.accounts import queries, services
-from anvil_forge.accounts.models import User
 from anvil_forge.core.errors import AnvilError
 
 
-def _user(email: str) -> User:
-    user = User.objects.filter(email__iexact=email.strip()).first()
+def _user(email: str):
+    user = queries.user_by_email(email)
     if user is None:
         raise CommandError(f"no user with e-mail {email}")
     if not user.is_active:

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from anvil_forge.accounts.models import User
-from anvil_forge.accounts.services import create_user
-from anvil_forge.orgs.models import Organisation
-from anvil_forge.orgs.services import create_organisation, invite_member
+from anvil_forge.accounts import queries as account_queries
+from anvil_forge.orgs import queries as org_queries
+from anvil_forge.orgs.services import create_organisation, create_user, invite_member
 from anvil_forge.prompts import services as prompts
 
 ADMIN_EMAIL = "admin@anvil.local"
@@ -57,7 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         passwords = self._logins()
-        if Organisation.objects.filter(slug="acme").exists():
+        if org_queries.organisation_by_ref("acme") is not None:
             self.stdout.write("Demo data already present; nothing changed.")
         else:
             self._load()
@@ -72,7 +71,7 @@ class Command(BaseCommand):
         path = settings.DATA_DIR / "demo-logins.txt"
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
         for email, admin in ((ADMIN_EMAIL, True), (MEMBER_EMAIL, False)):
-            if not User.objects.filter(email__iexact=email).exists():
+            if not account_queries.user_exists(email):
                 known[email] = secrets.token_urlsafe(12)
                 create_user(email, known[email], display_name=email.split("@")[0].title(), site_admin=admin,
                             email_verified=True)
@@ -83,8 +82,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _load(self):
-        admin = User.objects.get(email__iexact=ADMIN_EMAIL)
-        member = User.objects.get(email__iexact=MEMBER_EMAIL)
+        admin = account_queries.user_by_email(ADMIN_EMAIL)
+        member = account_queries.user_by_email(MEMBER_EMAIL)
         acme = create_organisation(admin, "Acme", "acme", "Demo organisation")
         invite_member(admin, acme, member.email, "member")
         project = prompts.create_project(admin, acme, "Support", "support", "Prompts of the support application")

@@ -11,18 +11,17 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from anvil_forge.accounts.models import User
+from anvil_forge.accounts import queries as account_queries
 from anvil_forge.core.errors import AnvilError
-from anvil_forge.peering import archive
+from anvil_forge.peering import queries as peering_queries
 from anvil_forge.peering import services as peering_services
 from anvil_forge.prompts import queries as prompt_queries
-from anvil_forge.prompts.models import Project
 
 
-def find_project(ref: str, user=None) -> Project:
+def find_project(ref: str, user=None):
     """A project by id or ``org/project``; for ``user``, only one they may see."""
     ref = ref.strip()
-    projects = Project.objects.select_related("organisation") if user is None else prompt_queries.projects_for(user)
+    projects = prompt_queries.all_projects() if user is None else prompt_queries.projects_for(user)
     try:
         found = projects.filter(pk=uuid.UUID(ref)).first()
     except ValueError:
@@ -35,9 +34,9 @@ def find_project(ref: str, user=None) -> Project:
     return found
 
 
-def user_by_email(email: str) -> User:
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None or not user.is_active:
+def user_by_email(email: str):
+    user = account_queries.active_user_by_email(email)
+    if user is None:
         raise CommandError(f"no active user with e-mail {email}")
     return user
 
@@ -59,7 +58,7 @@ class Command(BaseCommand):
             data = peering_services.export_project(user, found, via="cli")
         except AnvilError as exc:
             raise CommandError(exc.message) from None
-        text = archive.dumps(data)
+        text = peering_queries.dump_archive(data)
         if output == "-":
             self.stdout.write(text, ending="")
         else:
@@ -67,7 +66,7 @@ class Command(BaseCommand):
                 Path(output).write_text(text, encoding="utf-8")
             except OSError as exc:
                 raise CommandError(f"cannot write {output}: {exc.strerror}") from None
-        counts = archive.summary(data)
+        counts = peering_queries.archive_summary(data)
         self.stderr.write(f"Exported {found.organisation.slug}/{found.slug}: {counts['prompt_sets']} prompt set(s), "
                          f"{counts['prompts']} prompt(s), {counts['versions']} version(s)"
                          + ("" if output == "-" else f" to {output}") + f" ({data['checksum']}).")

@@ -12,28 +12,17 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from anvil_forge.core.errors import AnvilError
-from anvil_forge.orgs.models import Membership, Organisation, Role
-from anvil_forge.peering import archive
-from anvil_forge.peering.services import import_archive
+from anvil_forge.orgs import queries as org_queries
+from anvil_forge.peering import queries as peering_queries
+from anvil_forge.peering import services as peering_services
 
 from .export import user_by_email
 
 
-class _DryRun(Exception):
-    pass
-
-
-def _organisation(ref: str) -> Organisation:
-    import uuid
-
-    ref = ref.strip()
-    try:
-        found = Organisation.objects.filter(pk=uuid.UUID(ref)).first()
-    except ValueError:
-        found = Organisation.objects.filter(slug=ref).first()
+def _organisation(ref: str):
+    found = org_queries.organisation_by_ref(ref.strip())
     if found is None:
         raise CommandError(f"no organisation {ref!r} (give its slug or id)")
     return found
@@ -60,24 +49,16 @@ class Command(BaseCommand):
         if as_user:
             user = user_by_email(as_user)
         else:
-            owner = (Membership.objects.filter(organisation=org, role=Role.OWNER, user__is_active=True)
-                     .select_related("user").order_by("created_at").first())
-            if owner is None:
+            user = org_queries.owner_of(org)
+            if user is None:
                 raise CommandError(f"{org.slug} has no active owner: pass --as EMAIL")
-            user = owner.user
         try:
             raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
         try:
-            data = archive.loads(raw)
-            with transaction.atomic():
-                result = import_archive(user, org, data, via="cli")
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            self.stdout.write(f"Dry run, nothing changed. {result.message()}")
-            return
+            data = peering_queries.parse_archive(raw)
+            result = peering_services.import_archive(user, org, data, via="cli", dry_run=dry_run)
         except AnvilError as exc:
             raise CommandError(_details(exc)) from None
-        self.stdout.write(result.message())
+        self.stdout.write(f"Dry run, nothing changed. {result.message()}" if dry_run else result.message())

@@ -2,10 +2,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from anvil_client import cli as client_cli
 from anvil_client.errors import AnvilClientError
-from anvil_forge.accounts.models import User
+from anvil_forge.accounts import queries as account_queries
 from anvil_forge.core.errors import AnvilError
-from anvil_forge.orgs.models import Organisation
-from anvil_forge.prompts.rendering import render_address
+from anvil_forge.orgs import queries as org_queries
+from anvil_forge.prompts import queries as prompt_queries
 
 
 def parse_variables(pairs: list[str]) -> dict:
@@ -34,13 +34,13 @@ class Command(BaseCommand):
         values = parse_variables(variables)
         user, organisations = None, None
         if as_user:
-            user = User.objects.filter(email__iexact=as_user).first()
+            user = account_queries.user_by_email(as_user)
             if user is None:
                 raise CommandError(f"no user with e-mail {as_user}")
         else:
-            organisations = Organisation.objects.all()
+            organisations = org_queries.all_organisations()
         try:
-            text, _ = render_address(user, address, values, organisations=organisations)
+            text, _ = prompt_queries.render_address(user, address, values, organisations=organisations)
         except AnvilError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(text, ending="" if text.endswith("\n") else "\n")

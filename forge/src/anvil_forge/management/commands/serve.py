@@ -24,7 +24,7 @@ def _die_with_parent() -> None:
 class Supervisor:
     """Runs ``anvil worker`` beside the server, restarts it if it exits, and stops it with the server."""
 
-    def __init__(self, out):
+    def __init__(self, out) -> None:
         self.out = out
         self.process: subprocess.Popen | None = None
         self._stopping = threading.Event()
@@ -40,10 +40,12 @@ class Supervisor:
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
-            code = self.process.wait()
+            process = self.process
+            assert process is not None  # start() spawned it before starting this thread
+            code = process.wait()
             if self._stopping.is_set():
                 return
-            self.out.write(f"The task worker exited ({code}); starting it again in 1 s.")
+            self.out.write(f"The delivery worker exited ({code}); starting it again in 1 s.")
             if self._stopping.wait(1.0):
                 return
             self._spawn()
@@ -61,7 +63,7 @@ class Supervisor:
 
 
 class Command(BaseCommand):
-    help = "Serve the FORGE over ASGI (uvicorn); --with-worker also runs the task worker (and restarts it)."
+    help = "Serve the FORGE over ASGI (uvicorn); --with-worker also runs the delivery worker (and restarts it)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")

@@ -9,15 +9,14 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from anvil_forge.accounts import magic_links, verification
 from anvil_forge.accounts import queries as account_queries
 from anvil_forge.accounts import services as account_services
-from anvil_forge.accounts.throttle import Throttled, mail_throttle, sign_in
 from anvil_forge.audit import queries as audit_queries
 from anvil_forge.core.errors import AnvilError, NotFound
 from anvil_forge.orgs import queries as org_queries
@@ -26,13 +25,13 @@ from anvil_forge.orgs import services as org_services
 from ..current import remember
 from ..forms import EmailForm, LoginForm, PasswordForm, ProfileForm, SignupForm
 from ..links import url_for
-from .base import attempt, client_address, crumbs, page, safe_next, show_error, web_view
+from .base import AuthenticatedHttpRequest, attempt, client_address, crumbs, page, safe_next, show_error, web_view
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 EXPIRY_DAYS = ("30", "90", "365")  # the account page's choices for a new API key; "" is never
 
 
-def _signed_in(request, user, method: str, message: str | None = None):
+def _signed_in(request: HttpRequest, user, method: str, message: str | None = None) -> HttpResponse:
     login(request, user, backend=BACKEND)
     account_services.record_sign_in(user, method, client_address(request))
     if message:
@@ -52,107 +51,109 @@ def _signup_offered(next_url: str) -> bool:
     return account_services.signup_mode() == "open" or _invitation_token(next_url) is not None
 
 
-def signup(request):
+def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:dashboard")
     next_url = safe_next(request, "")
     token = _invitation_token(next_url)
     closed = not _signup_offered(next_url)
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    throttled = False
     if request.method == "POST" and not closed and form.is_valid():
         data = form.cleaned_data
         try:
-            mail_throttle().take(data["email"], client_address(request))  # each sign-up sends an e-mail
-        except Throttled as exc:
+            user = org_services.sign_up(data["email"], data["password"] or None, display_name=data["display_name"],
+                                        invitation_token=token, client_address=client_address(request))
+        except account_services.Throttled as exc:
             form.add_error(None, exc.message)
+            throttled = True
+        except AnvilError as exc:
+            show_error(request, exc, form)
         else:
-            ok, user = attempt(request, lambda: account_services.sign_up(
-                data["email"], data["password"] or None, display_name=data["display_name"], invitation_token=token),
-                form)
-            if ok:
-                sent = "" if token else f" We sent a link to {user.email}: open it to confirm the address."
-                return _signed_in(request, user, "sign-up",
-                                  f"Welcome to Anvil, {user.name}. Your personal organisation is ready.{sent}")
-    status = 403 if closed else 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
+            sent = "" if token else f" We sent a link to {user.email}: open it to confirm the address."
+            return _signed_in(request, user, "sign-up",
+                              f"Welcome to Anvil, {user.name}. Your personal organisation is ready.{sent}")
+    status = 403 if closed else 429 if throttled else 200
     return page(request, "web/accounts/signup.html", {"form": form, "next": next_url, "closed": closed},
                 crumbs=crumbs(None, None, None, None, "Sign up"), status=status)
 
 
-def login_view(request):
+def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(safe_next(request, reverse("web:dashboard")))
     form = LoginForm(request.POST or None)
+    throttled = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user = sign_in(data["email"], data["password"], client_address=client_address(request), request=request)
-        except Throttled as exc:
+            user = account_services.sign_in(data["email"], data["password"], client_address=client_address(request),
+                                            request=request)
+        except account_services.Throttled as exc:
             form.add_error(None, exc.message)
+            throttled = True
         except AnvilError as exc:
             show_error(request, exc, form)
         else:
             return _signed_in(request, user, "password")
-    status = 429 if any("Too many" in str(e) for e in form.non_field_errors()) else 200
+    status = 429 if throttled else 200
     next_url = safe_next(request, "")
     return page(request, "web/accounts/login.html", {"form": form, "next": next_url,
                                                      "signup_offered": _signup_offered(next_url)},
                 crumbs=crumbs(None, None, None, None, "Sign in"), status=status)
 
 
-def magic_request(request):
+def magic_request(request: HttpRequest) -> HttpResponse:
     """Ask for a sign-in link; the answer is the same whether or not the address has an account."""
     form = EmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         try:
-            mail_throttle().take(email, client_address(request))
-        except Throttled as exc:
+            minutes = account_services.send_sign_in_link(email, client_address(request))
+        except account_services.Throttled as exc:
             form.add_error(None, exc.message)
         else:
-            magic_links.send_link(email)
             messages.success(request, f"If {email} has an account, a sign-in link is on its way. "
-                                      f"It works once, for {magic_links.lifetime_minutes()} minutes.")
+                                      f"It works once, for {minutes} minutes.")
             return redirect("web:login")
     return page(request, "web/accounts/magic_request.html", {"form": form},
                 crumbs=crumbs(None, None, None, None, "Sign in with an e-mailed link"))
 
 
-def magic_consume(request, uidb64: str, token: str):
+def magic_consume(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """GET shows a button (so a mail scanner following links does not use them up); POST signs in."""
-    user = magic_links.user_for_link(uidb64, token)
+    user = account_queries.user_for_sign_in_link(uidb64, token)
     if user is None:
         return page(request, "web/accounts/magic_invalid.html",
                     crumbs=crumbs(None, None, None, None, "Sign-in link"), status=400)
     if request.method == "POST":
         if request.user.is_authenticated and request.user.pk != user.pk:
             logout(request)
-        account_services.mark_email_verified(user, "sign-in link")  # the link reached this mailbox
+        account_services.use_sign_in_link(user)  # the link reached this mailbox: that confirms it
         return _signed_in(request, user, "sign-in link", f"Signed in as {user.email}.")
     return page(request, "web/accounts/magic_confirm.html", {"link_user": user},
                 crumbs=crumbs(None, None, None, None, "Sign-in link"))
 
 
-def verify_email(request, uidb64: str, token: str):
+def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The link sent at sign-up. Opening it is the proof, so GET verifies (a mail scanner that follows
     it has the mailbox too); it does not sign anyone in."""
-    user = verification.user_for_link(uidb64, token)
+    user = account_services.confirm_email(uidb64, token)
     if user is None:
         return page(request, "web/accounts/verify_invalid.html",
                     crumbs=crumbs(None, None, None, None, "Confirm e-mail address"), status=400)
-    account_services.mark_email_verified(user, "verification link")
     messages.success(request, f"Thank you: {user.email} is confirmed.")
     return redirect("web:account" if request.user.is_authenticated else "web:login")
 
 
 @require_POST
-def logout_view(request):
+def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, "You are signed out.")
     return redirect("web:login")
 
 
 @web_view
-def account(request):
+def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     profile = ProfileForm(request.POST if request.POST.get("form") == "profile" else None,
                           initial={"display_name": user.display_name})
@@ -186,11 +187,11 @@ def account(request):
                 return redirect(reverse("web:account") + "#keys-h")
         elif request.POST.get("form") == "verify_email":
             try:
-                mail_throttle().take(user.email, client_address(request))
-            except Throttled as exc:
+                sent = account_services.send_confirmation(user, client_address(request))
+            except account_services.Throttled as exc:
                 messages.error(request, exc.message)
             else:
-                if verification.send_link(user):
+                if sent:
                     messages.success(request, f"A link to confirm {user.email} is on its way.")
             return redirect("web:account")
         elif request.POST.get("form") == "revoke_key":
@@ -212,8 +213,7 @@ class ResetPasswordForm(SetPasswordForm):
     """Django's form, saving through the service so the change is validated and audited."""
 
     def save(self, commit=True):
-        account_services.set_password(self.user, self.user, self.cleaned_data["new_password1"])
-        account_services.mark_email_verified(self.user, "password reset")  # the reset link reached this mailbox
+        account_services.reset_password(self.user, self.cleaned_data["new_password1"])  # also confirms the mailbox
         return self.user
 
 
@@ -230,8 +230,8 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         try:
-            mail_throttle().take(form.cleaned_data["email"], client_address(self.request))
-        except Throttled as exc:
+            account_services.take_mail_allowance(form.cleaned_data["email"], client_address(self.request))
+        except account_services.Throttled as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
         self.extra_email_context = {"base_url": settings.ANVIL_BASE_URL}
@@ -263,7 +263,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 # --- invitations --------------------------------------------------------------------------
 
-def invitation(request, token: str):
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Anyone with the link sees whom it invites; a signed-in user with that address accepts it."""
     try:
         invite = org_queries.invitation_for_token(token)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,17 +21,27 @@ from anvil_forge.prompts import queries as prompt_queries
 from ..current import remember
 from ..links import url_for
 
+if TYPE_CHECKING:  # annotations only: adapters use the accounts face at run time
+    from anvil_forge.accounts.models import User
 
-def is_htmx(request) -> bool:
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """For annotations only (django-stubs' way to say it): the request a :func:`web_view` view gets, whose
+    user is signed in. Django passes its own HttpRequest; nothing creates one of these."""
+
+    user: User
+
+
+def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     """What per-address throttles count (the address, or its IPv6 /64)."""
     return client_network(request)
 
 
-def safe_next(request, default: str) -> str:
+def safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
@@ -48,7 +59,7 @@ def field_for(detail_field: str, form) -> str | None:
     return None
 
 
-def show_error(request, exc: AnvilError, form=None) -> None:
+def show_error(request: HttpRequest, exc: AnvilError, form=None) -> None:
     """Put a refused action on the page: next to the form's fields it names, else as a message."""
     placed = False
     for detail in exc.details:
@@ -65,7 +76,7 @@ def show_error(request, exc: AnvilError, form=None) -> None:
     messages.error(request, exc.message)
 
 
-def attempt(request, call: Callable, form=None):
+def attempt(request: HttpRequest, call: Callable, form=None):
     """Run a service call. Returns (True, result), or (False, None) with the refusal shown on the page.
 
     A NotFound without field details (the thing, or its organisation, is not
@@ -86,7 +97,7 @@ def web_view(view):
     """Sign-in required; any AnvilError a view lets through becomes a 404 or a message, never a 500."""
 
     @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             if is_htmx(request):  # a fragment cannot show the sign-in page: send the whole window there
                 response = HttpResponse(status=200)
@@ -107,7 +118,8 @@ def web_view(view):
     return wrapper
 
 
-def page(request, template: str, context: dict | None = None, *, crumbs=None, status: int = 200):
+def page(request: HttpRequest, template: str, context: dict | None = None, *, crumbs=None,
+         status: int = 200) -> HttpResponse:
     context = dict(context or {})
     context["crumbs"] = crumbs or []
     return render(request, template, context, status=status)
@@ -122,23 +134,23 @@ def lookup(call: Callable):
         raise Http404(exc.message) from None
 
 
-def organisation(request, org_slug: str):
+def organisation(request: HttpRequest, org_slug: str):
     org = lookup(lambda: get_organisation(request.user, org_slug))
     remember(request, org)
     return org
 
 
-def project(request, org_slug: str, project_slug: str):
+def project(request: HttpRequest, org_slug: str, project_slug: str):
     org = organisation(request, org_slug)
     return lookup(lambda: prompt_queries.get_project_by_slug(request.user, org, project_slug))
 
 
-def prompt_set(request, org_slug: str, project_slug: str, set_slug: str):
+def prompt_set(request: HttpRequest, org_slug: str, project_slug: str, set_slug: str):
     proj = project(request, org_slug, project_slug)
     return lookup(lambda: prompt_queries.get_prompt_set_by_slug(request.user, proj, set_slug))
 
 
-def prompt(request, org_slug: str, project_slug: str, set_slug: str, prompt_slug: str):
+def prompt(request: HttpRequest, org_slug: str, project_slug: str, set_slug: str, prompt_slug: str):
     pset = prompt_set(request, org_slug, project_slug, set_slug)
     found = lookup(lambda: prompt_queries.get_prompt_by_slug(request.user, pset, prompt_slug))
     found.prompt_set = pset

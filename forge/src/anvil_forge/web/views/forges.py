@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.text import slugify
@@ -20,17 +20,14 @@ from anvil_forge.core.errors import AnvilError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.orgs.queries import organisations_with_role
-from anvil_forge.peering import archive, known_forges, remote
 from anvil_forge.peering import queries as peering_queries
 from anvil_forge.peering import services as peering_services
-from anvil_forge.peering.known_forges import KnownForgesError
-from anvil_forge.peering.remote import RemoteError
 
 from ..current import current_organisation
 from ..forms import Form
 from ..links import url_for
 from . import base
-from .base import crumbs, page, web_view
+from .base import AuthenticatedHttpRequest, crumbs, page, web_view
 
 UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 
@@ -62,8 +59,8 @@ class UploadForm(TargetForm):
 def _forge(name: str):
     """The known forge called ``name``; 404 when there is none (or the configuration is broken)."""
     try:
-        return known_forges.get_forge(name)
-    except KnownForgesError as exc:
+        return peering_queries.get_forge(name)
+    except peering_queries.KnownForgesError as exc:
         raise Http404(f"the known-forges configuration is broken: {exc.message}") from None
     except AnvilError as exc:
         raise Http404(exc.message) from None
@@ -77,19 +74,19 @@ def _trail(forge=None, *extra):
     return trail
 
 
-def _remote_page(request, template: str, forge, call, context: dict, trail):
+def _remote_page(request: HttpRequest, template: str, forge, call, context: dict, trail) -> HttpResponse:
     """Make the one remote request and render the page; a failure becomes the page's message."""
     try:
         context["remote"] = call()
         context["remote_error"] = None
-    except RemoteError as exc:
+    except peering_queries.RemoteError as exc:
         context["remote"] = None
         context["remote_error"] = exc
     context["forge"] = forge
     return page(request, template, context, crumbs=trail)
 
 
-def _target_form(request):
+def _target_form(request: HttpRequest):
     return TargetForm(request.POST or None, organisations=manageable_organisations(request.user),
                       initial={"organisation": getattr(current_organisation(request), "slug", None)})
 
@@ -97,12 +94,12 @@ def _target_form(request):
 # --- the Forges page ---------------------------------------------------------------------------------
 
 @web_view
-def index(request):
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The known forges (reachability loads per forge), connected projects, and the upload import."""
     forges, config_error = [], None
     try:
-        forges = known_forges.known_forges()
-    except KnownForgesError as exc:
+        forges = peering_queries.known_forges()
+    except peering_queries.KnownForgesError as exc:
         config_error = exc.message
     return page(request, "web/forges.html", {
         "forges": forges,
@@ -113,12 +110,12 @@ def index(request):
 
 
 @web_view
-def status(request, forge):
+def status(request: AuthenticatedHttpRequest, forge) -> HttpResponse:
     """One forge's reachability (a fragment, loaded by the Forges page): name, version, the key's user."""
     forge = _forge(forge)
     try:
-        info, error = remote.info(forge), None
-    except RemoteError as exc:
+        info, error = peering_queries.remote_info(forge), None
+    except peering_queries.RemoteError as exc:
         info, error = None, exc
     response = page(request, "web/forges/_status.html", {"forge": forge, "info": info, "error": error})
     response["Cache-Control"] = "no-store"  # reachability is about now
@@ -128,23 +125,23 @@ def status(request, forge):
 # --- browsing a remote FORGE ---------------------------------------------------------------------------
 
 @web_view
-def browse(request, forge):
+def browse(request: AuthenticatedHttpRequest, forge) -> HttpResponse:
     """A remote forge's organisations (those its key's user may see)."""
     forge = _forge(forge)
     cursor = request.GET.get("cursor") or None
-    return _remote_page(request, "web/forges/remote.html", forge, lambda: remote.organisations(forge, cursor),
+    return _remote_page(request, "web/forges/remote.html", forge, lambda: peering_queries.remote_organisations(forge, cursor),
                         {"cursor": cursor}, _trail(forge))
 
 
 @web_view
-def remote_org(request, forge, org_id):
+def remote_org(request: AuthenticatedHttpRequest, forge, org_id) -> HttpResponse:
     """A remote organisation's projects, with their counts and when they last changed."""
     forge = _forge(forge)
     cursor = request.GET.get("cursor") or None
     name = (request.GET.get("name") or "")[:100]  # display only, passed by the link that led here
     try:
-        found, error = remote.projects(forge, org_id, cursor), None
-    except RemoteError as exc:
+        found, error = peering_queries.remote_projects(forge, org_id, cursor), None
+    except peering_queries.RemoteError as exc:
         found, error = None, exc
     if found is not None and found.data:
         name = found.data[0].organisation.name
@@ -155,13 +152,14 @@ def remote_org(request, forge, org_id):
 
 
 @web_view
-def remote_project(request, forge, project_id, pset=None, prompt=None):
+def remote_project(request: AuthenticatedHttpRequest, forge, project_id, pset=None,
+                   prompt=None) -> HttpResponse:
     """A remote project: its prompt sets (status, versions, published version); or one set; or one prompt."""
     forge = _forge(forge)
     context = {"project_id": project_id, "pset_slug": pset, "prompt_slug": prompt}
     try:
-        detail, error = remote.project(forge, project_id), None
-    except RemoteError as exc:
+        detail, error = peering_queries.remote_project(forge, project_id), None
+    except peering_queries.RemoteError as exc:
         detail, error = None, exc
     context.update(forge=forge, remote=detail, remote_error=error)
     trail = _trail(forge)
@@ -196,7 +194,7 @@ def remote_project(request, forge, project_id, pset=None, prompt=None):
 
 # --- connect, disconnect, import from a remote ------------------------------------------------------------
 
-def _target(request, forge_name, project_id):
+def _target(request: HttpRequest, forge_name, project_id):
     """The known forge, the remote project's page (to go back to) and the organisation chosen in the form
     (None, with a message, when the choice is not valid)."""
     forge = _forge(forge_name)
@@ -210,13 +208,13 @@ def _target(request, forge_name, project_id):
 
 @require_POST
 @web_view
-def connect(request, forge, project_id):
+def connect(request: AuthenticatedHttpRequest, forge, project_id) -> HttpResponse:
     forge, back, organisation = _target(request, forge, project_id)
     if organisation is None:
         return redirect(back)
     try:
-        detail = remote.project(forge, project_id)
-    except RemoteError as exc:
+        detail = peering_queries.remote_project(forge, project_id)
+    except peering_queries.RemoteError as exc:
         messages.error(request, f"Not connected: {exc.message}")
         return redirect(back)
     ok, link = base.attempt(request, lambda: peering_services.connect_remote_project(
@@ -231,7 +229,7 @@ def connect(request, forge, project_id):
 
 @require_POST
 @web_view
-def disconnect(request, link_id):
+def disconnect(request: AuthenticatedHttpRequest, link_id) -> HttpResponse:
     link = base.lookup(lambda: peering_queries.get_link(request.user, link_id))
     organisation = link.organisation
     ok, _ = base.attempt(request, lambda: peering_services.disconnect_remote_project(request.user, link))
@@ -243,14 +241,14 @@ def disconnect(request, link_id):
 
 @require_POST
 @web_view
-def import_remote(request, forge, project_id):
+def import_remote(request: AuthenticatedHttpRequest, forge, project_id) -> HttpResponse:
     """Fetch the remote project's export and import it into one of the user's organisations."""
     forge, back, organisation = _target(request, forge, project_id)
     if organisation is None:
         return redirect(back)
     try:
-        data = remote.export(forge, project_id)
-    except RemoteError as exc:
+        data = peering_queries.remote_export(forge, project_id)
+    except peering_queries.RemoteError as exc:
         messages.error(request, f"Nothing was imported: {exc.message}")
         return redirect(back)
     ok, result = base.attempt(request, lambda: peering_services.import_archive(
@@ -264,11 +262,11 @@ def import_remote(request, forge, project_id):
 # --- export download and upload import -------------------------------------------------------------------
 
 @web_view
-def export(request, org, project):
+def export(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     """The project's archive as a file download."""
     project = base.project(request, org, project)
     data = peering_services.export_project(request.user, project, via="download")
-    response = HttpResponse(archive.dumps(data), content_type="application/json; charset=utf-8")
+    response = HttpResponse(peering_queries.dump_archive(data), content_type="application/json; charset=utf-8")
     name = slugify(f"{project.organisation.slug}-{project.slug}") or "project"
     response["Content-Disposition"] = f'attachment; filename="{name}.anvil.json"'
     response["Cache-Control"] = "no-store"
@@ -276,7 +274,7 @@ def export(request, org, project):
 
 
 @web_view
-def import_upload(request):
+def import_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload an archive file and import it into one of the user's organisations."""
     organisations = manageable_organisations(request.user)
     current = current_organisation(request)
@@ -291,7 +289,7 @@ def import_upload(request):
             organisation = form.chosen()
 
             def run():
-                return peering_services.import_archive(request.user, organisation, archive.loads(upload.read()),
+                return peering_services.import_archive(request.user, organisation, peering_queries.parse_archive(upload.read()),
                                                        via="upload")
 
             ok, result = base.attempt(request, run, form)

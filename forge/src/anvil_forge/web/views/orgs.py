@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,7 +13,7 @@ from anvil_forge.audit.queries import events_for_organisation
 from anvil_forge.orgs import policy
 from anvil_forge.orgs import queries as org_queries
 from anvil_forge.orgs import services as org_services
-from anvil_forge.orgs.models import Role
+from anvil_forge.orgs.policy import Role
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 
@@ -20,17 +21,17 @@ from ..current import remember
 from ..forms import ConfirmForm, InviteForm, OrganisationForm, RoleForm
 from ..links import url_for
 from . import base
-from .base import attempt, crumbs, page, safe_next, web_view
+from .base import AuthenticatedHttpRequest, attempt, crumbs, page, safe_next, web_view
 
 
 @web_view
-def org_list(request):
+def org_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return page(request, "web/orgs/list.html", {"organisations": org_queries.organisations_overview(request.user)},
                 crumbs=crumbs(None, None, None, None, "Organisations"))
 
 
 @web_view
-def org_create(request):
+def org_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -46,18 +47,18 @@ def org_create(request):
 
 @require_POST
 @web_view
-def switch(request):
+def switch(request: AuthenticatedHttpRequest) -> HttpResponse:
     org = base.organisation(request, request.POST.get("organisation", ""))
     messages.info(request, f"Now working in {org.name}.")
     return redirect(safe_next(request, url_for(org)))
 
 
-def _role(request, org):
+def _role(request: HttpRequest, org):
     return policy.role_of(request.user, org)
 
 
 @web_view
-def settings_view(request, org):
+def settings_view(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     role = _role(request, org)
     can_edit = policy.allows(role, Action.EDIT_ORGANISATION)
@@ -76,7 +77,7 @@ def settings_view(request, org):
 
 
 @web_view
-def delete(request, org):
+def delete(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     form = ConfirmForm(request.POST or None, expected=org.slug)
     if request.method == "POST" and form.is_valid():
@@ -94,13 +95,13 @@ def delete(request, org):
 
 
 @web_view
-def members_view(request, org):
+def members_view(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     role = _role(request, org)
     return page(request, "web/orgs/members.html", {
         "org": org, "role": role,
         "members": org_queries.members(request.user, org),
-        "invitations": org_queries.pending_invitations(request.user, org) if role == Role.OWNER else [],
+        "invitations": org_queries.pending_invitations(request.user, org),
         "can_manage": policy.allows(role, Action.MANAGE_MEMBERS),
         "invite_form": InviteForm(),
         "roles": Role.choices,
@@ -109,7 +110,7 @@ def members_view(request, org):
 
 @require_POST
 @web_view
-def invite(request, org):
+def invite(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     form = InviteForm(request.POST)
     if form.is_valid():
@@ -125,14 +126,14 @@ def invite(request, org):
     role = _role(request, org)
     return page(request, "web/orgs/members.html", {
         "org": org, "role": role, "members": org_queries.members(request.user, org),
-        "invitations": org_queries.pending_invitations(request.user, org) if role == Role.OWNER else [],
+        "invitations": org_queries.pending_invitations(request.user, org),
         "can_manage": policy.allows(role, Action.MANAGE_MEMBERS), "invite_form": form, "roles": Role.choices,
     }, crumbs=crumbs(org, None, None, None, "Members"), status=422)
 
 
 @require_POST
 @web_view
-def change_role(request, org, user_id):
+def change_role(request: AuthenticatedHttpRequest, org, user_id) -> HttpResponse:
     org = base.organisation(request, org)
     membership = base.lookup(lambda: org_queries.member(request.user, org, user_id))
     form = RoleForm(request.POST)
@@ -147,7 +148,7 @@ def change_role(request, org, user_id):
 
 
 @web_view
-def remove(request, org, user_id):
+def remove(request: AuthenticatedHttpRequest, org, user_id) -> HttpResponse:
     org = base.organisation(request, org)
     membership = base.lookup(lambda: org_queries.member(request.user, org, user_id))
     leaving = membership.user_id == request.user.pk
@@ -166,7 +167,7 @@ def remove(request, org, user_id):
 
 
 @web_view
-def audit(request, org):
+def audit(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     events = events_for_organisation(request.user, org)
     paginator = Paginator(events, 50)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from anvil_forge.core.fuzzy import rank
@@ -10,12 +10,12 @@ from anvil_forge.prompts import queries as prompt_queries
 
 from ..current import current_organisation
 from ..links import hit_url
-from .base import web_view
+from .base import AuthenticatedHttpRequest, web_view
 
 KIND_LABELS = {"project": "Project", "prompt_set": "Prompt set", "prompt": "Prompt", "page": "Page"}
 
 
-def _pages(request) -> list[dict]:
+def _pages(request: HttpRequest) -> list[dict]:
     org = current_organisation(request)
     pages = [("Dashboard", reverse("web:dashboard")), ("Projects", reverse("web:projects")),
              ("Organisations", reverse("web:orgs")), ("New organisation", reverse("web:org_create")),
@@ -30,7 +30,7 @@ def _pages(request) -> list[dict]:
 
 
 @web_view
-def search(request):
+def search(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     hits = prompt_queries.search(request.user, query, limit=12)
     for hit in hits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect
 
 from anvil_forge.orgs import policy
@@ -15,11 +16,11 @@ from ..current import current_organisation
 from ..forms import ConfirmForm, ProjectForm
 from ..links import url_for
 from . import base, distribution
-from .base import attempt, crumbs, page, web_view
+from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
 
 
 @web_view
-def current(request):
+def current(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``/projects/``: the projects of the current organisation."""
     org = current_organisation(request)
     if org is None:
@@ -28,7 +29,7 @@ def current(request):
 
 
 @web_view
-def project_list(request, org):
+def project_list(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     return page(request, "web/projects/list.html", {
         "org": org,
@@ -39,7 +40,7 @@ def project_list(request, org):
 
 
 @web_view
-def create(request, org):
+def create(request: AuthenticatedHttpRequest, org) -> HttpResponse:
     org = base.organisation(request, org)
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -56,7 +57,7 @@ def create(request, org):
 
 
 @web_view
-def detail(request, org, project):
+def detail(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
     org = project.organisation
     return page(request, "web/projects/detail.html", {
@@ -70,7 +71,7 @@ def detail(request, org, project):
 
 
 @web_view
-def edit(request, org, project):
+def edit(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
     org = project.organisation
     form = ProjectForm(request.POST or None, initial={"name": project.name, "slug": project.slug,
@@ -91,7 +92,7 @@ def edit(request, org, project):
 
 
 @web_view
-def delete(request, org, project):
+def delete(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
     org = project.organisation
     form = ConfirmForm(request.POST or None, expected=project.slug)

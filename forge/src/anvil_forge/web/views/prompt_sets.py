@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
@@ -11,12 +12,11 @@ from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
-from anvil_forge.prompts.models import Status
 
 from ..forms import ConfirmForm, PromptSetForm, RollbackForm
 from ..links import url_for
 from . import base
-from .base import attempt, crumbs, page, web_view
+from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
 
 VERB_LABELS = {"submit": "Submit for review", "approve": "Approve and lock", "reject": "Reject",
                "unlock": "Unlock"}
@@ -26,7 +26,7 @@ VERB_DONE = {"submit": "submitted for review", "approve": "approved: it is LOCKE
 
 def publish_state(prompt_set, role=None) -> str:
     """Why "Publish" is disabled, or "" when this user may publish the set now."""
-    if prompt_set.status != Status.LOCKED:
+    if prompt_set.status != prompt_queries.Status.LOCKED:
         return "Only LOCKED prompt sets can be published."
     if not policy.allows(role, Action.MANAGE_DISTRIBUTION):
         return "Only owners and admins publish."
@@ -38,7 +38,7 @@ def publish_state(prompt_set, role=None) -> str:
 
 
 @web_view
-def create(request, org, project):
+def create(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
     org = project.organisation
     form = PromptSetForm(request.POST or None)
@@ -55,7 +55,7 @@ def create(request, org, project):
 
 
 @web_view
-def detail(request, org, project, pset):
+def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     project = prompt_set.project
     org = project.organisation
@@ -88,7 +88,7 @@ def detail(request, org, project, pset):
 
 
 @web_view
-def edit(request, org, project, pset):
+def edit(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     project = prompt_set.project
     org = project.organisation
@@ -110,7 +110,7 @@ def edit(request, org, project, pset):
 
 
 @web_view
-def delete(request, org, project, pset):
+def delete(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     project = prompt_set.project
     org = project.organisation
@@ -131,20 +131,20 @@ def delete(request, org, project, pset):
 
 @require_POST
 @web_view
-def change_status(request, org, project, pset):
+def change_status(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     target = request.POST.get("to", "")
     before = prompt_set.status
     ok, changed = attempt(request, lambda: prompt_services.change_status(request.user, prompt_set, target))
     if ok:
-        verb = prompt_services.TRANSITIONS[(Status(before), Status(target))][1]
+        verb = prompt_queries.TRANSITIONS[(prompt_queries.Status(before), prompt_queries.Status(target))][1]
         messages.success(request, f"{changed.name} {VERB_DONE.get(verb, 'changed')}.")
     return redirect(url_for(prompt_set))
 
 
 @require_POST
 @web_view
-def add_missing(request, org, project, pset, prompt):
+def add_missing(request: AuthenticatedHttpRequest, org, project, pset, prompt) -> HttpResponse:
     found = base.prompt(request, org, project, pset, prompt)
     ok, added = attempt(request, lambda: prompt_services.add_missing_parameters(request.user, found))
     if ok:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from anvil_client import templates as tpl
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,7 +20,6 @@ from anvil_forge.core.errors import AnvilError
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
-from anvil_forge.prompts import rendering
 from anvil_forge.prompts import services as prompt_services
 
 from ..forms import (
@@ -32,7 +32,7 @@ from ..forms import (
 )
 from ..links import url_for
 from . import base
-from .base import attempt, crumbs, page, web_view
+from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
 
 
 def _sample_fields(rows: list[dict], check: dict, data=None) -> list[dict]:
@@ -56,7 +56,7 @@ def _sample_fields(rows: list[dict], check: dict, data=None) -> list[dict]:
 def _preview(template: str, parameters: list, values: dict) -> dict:
     """Render the draft; any problem comes back as an inline error, never an exception."""
     try:
-        text = rendering.render_template(template, parameters, values)
+        text = prompt_queries.render_template(template, parameters, values)
     except AnvilError as exc:
         return {"ok": False, "error": exc.message, "text": ""}
     return {"ok": True, "error": None, "text": text, "tokens": tpl.estimate_tokens(text)}
@@ -73,7 +73,7 @@ def _draft(data, prompt=None) -> tuple[str, list[dict], list[dict]]:
     return template, rows, parameters_from_rows(rows)
 
 
-def _editor_context(request, prompt_set, prompt, form, rows, template, data=None) -> dict:
+def _editor_context(request: HttpRequest, prompt_set, prompt, form, rows, template, data=None) -> dict:
     org = prompt_set.project.organisation
     parameters = parameters_from_rows(rows)
     check = prompt_queries.check_draft(template, parameters)
@@ -92,7 +92,7 @@ def _editor_context(request, prompt_set, prompt, form, rows, template, data=None
     }
 
 
-def _save(request, prompt_set, prompt, form, rows):
+def _save(request: AuthenticatedHttpRequest, prompt_set, prompt, form, rows):
     data = form.cleaned_data
     parameters = parameters_from_rows(rows)
     metadata = data["metadata"] if data["metadata"] is not None else {}
@@ -106,7 +106,7 @@ def _save(request, prompt_set, prompt, form, rows):
 
 
 @web_view
-def editor(request, org, project, pset, prompt):
+def editor(request: AuthenticatedHttpRequest, org, project, pset, prompt) -> HttpResponse:
     found = base.prompt(request, org, project, pset, prompt)
     prompt_set = found.prompt_set
     initial = {"name": found.name, "slug": found.slug, "description": found.description,
@@ -125,7 +125,7 @@ def editor(request, org, project, pset, prompt):
 
 
 @web_view
-def create(request, org, project, pset):
+def create(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     form = PromptForm(request.POST or None)
     data = request.POST if request.method == "POST" else None
@@ -142,7 +142,7 @@ def create(request, org, project, pset):
 
 @require_POST
 @web_view
-def check(request, org, project, pset):
+def check(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     template, rows, _ = _draft(request.POST)
     context = _editor_context(request, prompt_set, None, None, rows, template, request.POST)
@@ -151,7 +151,7 @@ def check(request, org, project, pset):
 
 @require_POST
 @web_view
-def preview(request, org, project, pset):
+def preview(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     base.prompt_set(request, org, project, pset)
     template, rows, parameters = _draft(request.POST)
     check_result = prompt_queries.check_draft(template, parameters)
@@ -165,7 +165,7 @@ def preview(request, org, project, pset):
 
 @require_GET
 @web_view
-def param_row(request, org, project, pset):
+def param_row(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     base.prompt_set(request, org, project, pset)
     return render(request, "web/prompts/_param_row.html",
                   {"row": blank_row(), "types": tpl.PARAMETER_TYPES, "editable": True, "focus": True})
@@ -173,7 +173,7 @@ def param_row(request, org, project, pset):
 
 @require_POST
 @web_view
-def missing_rows(request, org, project, pset):
+def missing_rows(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     """Rows for every variable used but not declared, typed string (saved with the prompt)."""
     base.prompt_set(request, org, project, pset)
     template, _, parameters = _draft(request.POST)
@@ -186,7 +186,7 @@ def missing_rows(request, org, project, pset):
 
 
 @web_view
-def delete(request, org, project, pset, prompt):
+def delete(request: AuthenticatedHttpRequest, org, project, pset, prompt) -> HttpResponse:
     found = base.prompt(request, org, project, pset, prompt)
     prompt_set = found.prompt_set
     if request.method == "POST":

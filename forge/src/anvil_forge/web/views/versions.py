@@ -6,6 +6,7 @@ import difflib
 import re
 
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,21 +16,20 @@ from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
-from anvil_forge.prompts.diff import side_by_side
 
 from ..forms import RollbackForm, VersionForm
 from ..links import url_for
 from . import base
-from .base import attempt, crumbs, page, web_view
+from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
 
 WORKING_COPY = "working"
 
 
-def _version(request, prompt_set, label: str):
+def _version(request: HttpRequest, prompt_set, label: str):
     return base.lookup(lambda: prompt_queries.get_version_by_label(request.user, prompt_set, label))
 
 
-def _pending_changes(request, prompt_set, latest):
+def _pending_changes(request: HttpRequest, prompt_set, latest):
     """What a new version would hold that the latest does not (None when there is no version yet)."""
     if latest is None:
         return None
@@ -37,7 +37,7 @@ def _pending_changes(request, prompt_set, latest):
 
 
 @web_view
-def create(request, org, project, pset):
+def create(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     suggestions = prompt_queries.suggested_labels(prompt_set)
     form = VersionForm(request.POST or None, initial={"label": suggestions[0][1] if suggestions else ""})
@@ -56,7 +56,7 @@ def create(request, org, project, pset):
 
 
 @web_view
-def detail(request, org, project, pset, label):
+def detail(request: AuthenticatedHttpRequest, org, project, pset, label) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     version = _version(request, prompt_set, label)
     others = [v for v in prompt_queries.versions_for(request.user, prompt_set) if v.pk != version.pk]
@@ -93,7 +93,7 @@ def _present(result: dict) -> dict:
     """Two-column rows for the side-by-side view, with the changed words of each changed line marked."""
     for change in result["prompts"]["changed"]:
         template = change.get("template")
-        rows = side_by_side(template["lines"]) if template else []
+        rows = prompt_queries.side_by_side(template["lines"]) if template else []
         marked = {}
         for left, right in rows:
             if left and right and left["op"] == "remove" and right["op"] == "add":
@@ -109,7 +109,7 @@ def _present(result: dict) -> dict:
 
 
 @web_view
-def compare(request, org, project, pset):
+def compare(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     versions = list(prompt_queries.versions_for(request.user, prompt_set))
     labels = [v.label for v in versions]
@@ -134,7 +134,7 @@ def compare(request, org, project, pset):
 
 @require_POST
 @web_view
-def rollback(request, org, project, pset):
+def rollback(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     form = RollbackForm(request.POST)
     if not form.is_valid():
@@ -152,7 +152,7 @@ def rollback(request, org, project, pset):
 
 
 @web_view
-def delete(request, org, project, pset, label):
+def delete(request: AuthenticatedHttpRequest, org, project, pset, label) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     version = _version(request, prompt_set, label)
     if request.method == "POST":
@@ -168,7 +168,7 @@ def delete(request, org, project, pset, label):
 
 @require_POST
 @web_view
-def approve(request, org, project, pset, label):
+def approve(request: AuthenticatedHttpRequest, org, project, pset, label) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     version = _version(request, prompt_set, label)
     ok, _ = attempt(request, lambda: prompt_services.approve_version(request.user, version))
