@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from anvil_forge.accounts.services import create_user
+from anvil_forge.orgs.services import create_user
 from anvil_forge.orgs.models import Membership, Role
 from anvil_forge.orgs.services import create_organisation
 from anvil_forge.prompts import services as prompts

@@ -103,7 +103,8 @@ class Forge:
 def create_user_code(email: str, scopes: list[str], name: str) -> str:
     """Code for :meth:`Forge.prepare`: a user (with a personal organisation) and an API key in result[name]."""
     return "\n".join([
-        "from anvil_forge.accounts.services import create_api_key, create_user",
+        "from anvil_forge.accounts.services import create_api_key",
+        "from anvil_forge.orgs.services import create_user",
         f"user = create_user({email!r}, {PASSWORD!r})",
         f"result[{name!r}] = create_api_key(user, 'peering tests', {scopes!r})[1]",
     ])

@@ -6,7 +6,7 @@ import time
 from anvil_client.client import Client
 from anvil_client.receiver import Receiver, make_server
 from anvil_forge.distribution import keys
-from anvil_forge.distribution.instances import register
+from anvil_forge.distribution.services import register_instance as register
 
 
 class CountingReceiver(Receiver):
