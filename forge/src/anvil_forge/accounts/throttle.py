@@ -16,19 +16,20 @@ is counted first, so one address can start at most its limit of e-mail counters 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import time
 from functools import cached_property
 
-from django.conf import settings
-from limits import RateLimitItemPerMinute
 from limits.strategies import FixedWindowRateLimiter
 
+from anvil_forge.core import limits
 from anvil_forge.core.errors import AnvilError
 
 from .counters import DatabaseStorage
 
 _storage = DatabaseStorage()
 _limiter = FixedWindowRateLimiter(_storage)
+limits.register_store("database", lambda: _limiter)  # the counters that guard security (core/limits.py)
 
 
 class Throttled(AnvilError):
@@ -40,10 +41,6 @@ class Throttled(AnvilError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def _setting(name: str) -> int:
-    return int(getattr(settings, name))  # each defined once, in settings.py
 
 
 def _digest(value: str) -> str:
@@ -58,15 +55,18 @@ def _minutes(seconds: int) -> str:
 class Throttle:
     def __init__(self, scope: str = "login", *, per_email: int | None = None, per_address: int | None = None,
                  window_minutes: int | None = None):
+        """The named policy ``scope`` (core/limits.py: "login" or "mail"); the numbers override its settings."""
         self.scope = scope
-        self.per_email = per_email if per_email is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_EMAIL")
-        self.per_address = per_address if per_address is not None else _setting("ANVIL_LOGIN_ATTEMPTS_PER_ADDRESS")
-        self.minutes = window_minutes if window_minutes is not None else _setting("ANVIL_LOGIN_THROTTLE_MINUTES")
+        # Another scope (a test's, say) counts like sign-in, with the numbers it is given.
+        self.policy = limits.POLICIES.get(scope) or replace(limits.policy("login"), name=scope)
+        self.per_email = per_email if per_email is not None else self.policy.amount("email")
+        self.per_address = per_address if per_address is not None else self.policy.amount("address")
+        self.minutes = window_minutes if window_minutes is not None else self.policy.minutes()
 
     @cached_property
     def _items(self):
-        return {"address": RateLimitItemPerMinute(self.per_address, self.minutes, namespace="throttle"),
-                "email": RateLimitItemPerMinute(self.per_email, self.minutes, namespace="throttle")}
+        return {"address": self.policy.item("address", self.per_address, self.minutes),
+                "email": self.policy.item("email", self.per_email, self.minutes)}
 
     def _ids(self, kind: str, value: str) -> tuple[str, str, str]:
         return self.scope, kind, _digest(value)
@@ -101,5 +101,4 @@ def login_throttle() -> Throttle:
 
 def mail_throttle() -> Throttle:
     """Sign-in links, password resets, confirmations, sign-ups: a few mails per address per window."""
-    return Throttle("mail", per_email=_setting("ANVIL_MAIL_REQUESTS_PER_EMAIL"),
-                    per_address=_setting("ANVIL_MAIL_REQUESTS_PER_ADDRESS"))
+    return Throttle("mail")

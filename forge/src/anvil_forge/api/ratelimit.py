@@ -21,15 +21,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
+from anvil_forge.core import limits
 from anvil_forge.core.network import client_network
 from anvil_forge.distribution.queries import instance_registered
 
@@ -113,13 +113,8 @@ class Usage:
         }
 
 
-@lru_cache(maxsize=8)
-def _item(text: str) -> RateLimitItem:
-    return parse(text)
-
-
 def configured_limit() -> RateLimitItem:
-    return _item(settings.ANVIL_API_RATE_LIMIT)
+    return limits.policy("api").item("caller")
 
 
 _shared = FixedWindowRateLimiter(DjangoCacheStorage())
@@ -129,6 +124,9 @@ _local = FixedWindowRateLimiter(MemoryStorage())
 def limiter() -> FixedWindowRateLimiter:
     """Redis (shared by every process) when REDIS_URL is set, else memory (per process)."""
     return _shared if settings.REDIS_URL else _local
+
+
+limits.register_store("shared", limiter)  # counters that may be lost (core/limits.py)
 
 
 def reset_local() -> None:
