@@ -254,3 +254,13 @@ def test_switching_to_frozen_leaves_the_event_stream(make_client):
     thread = client._background._stream_thread
     assert wait_for(lambda: not thread.is_alive()) and stream.closed.is_set() and not client._streaming
     assert forge.seen().count(("GET", EVENTS_PATH)) == 1  # it did not reconnect
+
+
+def test_backoff_doubles_within_its_bounds_and_jitters():
+    from anvil_client.retry import backoff
+
+    assert [backoff(n, 2.0, cap=600) for n in range(1, 5)] == [4.0, 8.0, 16.0, 32.0]
+    assert backoff(20, 2.0, cap=600) == 600 and backoff(0, 0.1, cap=60, floor=1.0) == 1.0
+    assert backoff(9, 1.0, cap=1e9, doublings=6) == 64.0
+    waits = {backoff(3, 1.0, cap=60, jitter=(0.5, 1.0)) for _ in range(50)}
+    assert all(4.0 <= w <= 8.0 for w in waits) and len(waits) > 1

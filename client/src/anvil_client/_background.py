@@ -15,6 +15,7 @@ from ._remote import Remote
 from ._table import ACCEPTING, Store
 from .cache import loads
 from .errors import SyncError
+from .retry import backoff
 
 if TYPE_CHECKING:
     import httpx
@@ -112,8 +113,8 @@ class Background:
                     except Exception:  # never let the thread die
                         failures += 1
                         log.exception("anvil: background sync crashed")
-                base = self.poll_interval * (2 ** min(failures, 5)) if failures else self.poll_interval
-                next_pull = now + max(min(base, 600.0), 1.0) * random.uniform(0.9, 1.1)
+                next_pull = now + backoff(failures, self.poll_interval, cap=600.0, doublings=5, floor=1.0,
+                                          jitter=(0.9, 1.1))
             self._stop.wait(max(0.05, min(next_pull, next_beat) - time.monotonic()))
 
     # --- the event-stream thread ------------------------------------------------------------
@@ -130,7 +131,7 @@ class Background:
                     return  # closed on purpose (stop, or FROZEN)
                 failures += 1
                 log.info("anvil: event stream interrupted (%s); reconnecting", exc)
-            delay = min(2 ** min(failures, 6), 60) * random.uniform(0.5, 1.0) if failures else 0.5
+            delay = backoff(failures, 1.0, cap=60.0, doublings=6, jitter=(0.5, 1.0)) if failures else 0.5
             self._stop.wait(delay)
 
     def listen(self) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 
+from anvil_client import retry
 from anvil_client.bundle import canonical
 
 from .bundles import build_bundle
@@ -40,7 +41,7 @@ def claim_duration() -> timedelta:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(settings.ANVIL_DELIVERY_BACKOFF_SECONDS * 2 ** (attempts - 1), 600))
+    return timedelta(seconds=retry.backoff(attempts - 1, settings.ANVIL_DELIVERY_BACKOFF_SECONDS, cap=600))
 
 
 PARALLEL = 32  # pushes at once
