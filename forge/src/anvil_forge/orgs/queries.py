@@ -119,3 +119,9 @@ def organisation_by_ref(ref):
 def all_organisations():
     """Every organisation, for the operator's commands."""
     return Organisation.objects.order_by("name")
+
+
+def manageable_organisations(user) -> list:
+    """The user's organisations where they may create projects (owners and admins): where a project can be
+    imported or connected."""
+    return [o for o in organisations_with_role(user) if policy.allows(o.role, Action.MANAGE_PROJECTS)]

@@ -17,9 +17,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from anvil_forge.core.errors import AnvilError
-from anvil_forge.orgs import policy
-from anvil_forge.orgs.policy import Action
-from anvil_forge.orgs.queries import organisations_with_role
+from anvil_forge.orgs import queries as org_queries
 from anvil_forge.peering import queries as peering_queries
 from anvil_forge.peering import services as peering_services
 
@@ -33,11 +31,6 @@ UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def manageable_organisations(user) -> list:
-    """The user's organisations where they may create projects (owners and admins): targets of connect/import."""
-    return [o for o in organisations_with_role(user) if policy.allows(o.role, Action.MANAGE_PROJECTS)]
-
 
 class TargetForm(Form):
     organisation = forms.ChoiceField(label="Into organisation")
@@ -87,7 +80,7 @@ def _remote_page(request: HttpRequest, template: str, forge, call, context: dict
 
 
 def _target_form(request: HttpRequest):
-    return TargetForm(request.POST or None, organisations=manageable_organisations(request.user),
+    return TargetForm(request.POST or None, organisations=org_queries.manageable_organisations(request.user),
                       initial={"organisation": getattr(current_organisation(request), "slug", None)})
 
 
@@ -105,7 +98,7 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
         "forges": forges,
         "config_error": config_error,
         "links": list(peering_queries.links_for(request.user)),
-        "can_import": bool(manageable_organisations(request.user)),
+        "can_import": bool(org_queries.manageable_organisations(request.user)),
     }, crumbs=crumbs(None, None, None, None, "Forges"))
 
 
@@ -276,7 +269,7 @@ def export(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
 @web_view
 def import_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload an archive file and import it into one of the user's organisations."""
-    organisations = manageable_organisations(request.user)
+    organisations = org_queries.manageable_organisations(request.user)
     current = current_organisation(request)
     wanted = request.GET.get("organisation") or getattr(current, "slug", None)
     form = UploadForm(request.POST or None, request.FILES or None, organisations=organisations,
