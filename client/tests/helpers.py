@@ -50,3 +50,4 @@ def start_forge(answer):
 
 def forge_url(server) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}"
+

@@ -12,7 +12,7 @@ import anvil_client as anvil
 from anvil_client import bundle as bundles
 from anvil_client.client import Client
 
-from .helpers import PROJECT, forge_url, make_bundle, start_forge
+from .helpers import PROJECT, make_bundle
 
 KEY = bundles.generate_private_key()
 PUBLIC = bundles.public_key_text(KEY)
@@ -36,21 +36,6 @@ def make_client(tmp_path, monkeypatch):
     yield make
     for c in clients:
         c.stop()
-
-
-@pytest.fixture
-def forge():
-    """``forge(answer)`` starts a stand-in FORGE (see helpers.start_forge) and returns its URL."""
-    servers = []
-
-    def start(answer) -> str:
-        servers.append(start_forge(answer))
-        return forge_url(servers[-1])
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def block(path):
@@ -92,7 +77,7 @@ def test_an_unwritable_cache_does_not_stop_updates(make_client, tmp_path):
     assert temporaries(tmp_path / "cache") == []
 
 
-def test_sync_with_a_full_disk_serves_the_bundle_and_persists_it_once_space_is_freed(make_client, forge, tmp_path,
+def test_sync_with_a_full_disk_serves_the_bundle_and_persists_it_once_space_is_freed(make_client, tiny_forge, tmp_path,
                                                                                       monkeypatch):
     """First contact (the key is pinned on first use) with a full disk: the key and the bundle are held in
     memory, the sync says "cache", and the next sync — even one with nothing new — writes both."""
@@ -102,7 +87,7 @@ def test_sync_with_a_full_disk_serves_the_bundle_and_persists_it_once_space_is_f
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     bundle = json.dumps(make_bundle(KEY, 5, NEWER)).encode()
-    url = forge(lambda request: (200, json.dumps({"public_key": PUBLIC}).encode())
+    url = tiny_forge(lambda request: (200, json.dumps({"public_key": PUBLIC}).encode())
                 if request.path.endswith("/public_key") else (200, bundle))
     client = make_client(forge=url, public_key=None)
     monkeypatch.setattr(os, "fsync", disk_full)

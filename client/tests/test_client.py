@@ -8,7 +8,7 @@ import anvil_client as anvil
 from anvil_client import bundle as bundles
 from anvil_client.client import Client
 
-from .helpers import PROJECT, forge_url, make_bundle, start_forge
+from .helpers import PROJECT, make_bundle
 
 KEY = bundles.generate_private_key()
 PUBLIC = bundles.public_key_text(KEY)
@@ -200,23 +200,6 @@ def test_plain_http_is_allowed_on_loopback(make_client, url):
     with pytest.raises(anvil.SyncError) as exc:  # it tries: nothing listens there
         client.sync()
     assert exc.value.reason == "network"
-
-
-@pytest.fixture
-def tiny_forge():
-    """A stand-in FORGE on loopback: ``tiny_forge(answer)`` serves ``answer(request) -> status`` (or
-    ``(status, body)``) for every request (the request handler, with ``command``, ``headers`` and the read
-    ``body``) and returns its URL."""
-    servers = []
-
-    def start(answer) -> str:
-        servers.append(start_forge(answer))
-        return forge_url(servers[-1])
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def test_requests_name_the_instance_for_the_forges_rate_limit(make_client, tiny_forge):

@@ -22,7 +22,7 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._background import Background
 from ._remote import Remote
@@ -44,6 +44,32 @@ if TYPE_CHECKING:
     from .receiver import Receiver
 
 log = logging.getLogger("anvil_client")
+
+
+T = TypeVar("T")
+
+
+class _Setting(Generic[T]):
+    """A ``Client`` setting that one of its parts keeps (``part``: the attribute holding it)."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, client: None, owner: type | None = None) -> _Setting[T]: ...
+    @overload
+    def __get__(self, client: object, owner: type | None = None) -> T: ...
+    def __get__(self, client: object | None, owner: type | None = None) -> T | _Setting[T]:
+        if client is None:
+            return self
+        return cast(T, getattr(getattr(client, self.part), self.name))
+
+    def __set__(self, client: object, value: T) -> None:
+        setattr(getattr(client, self.part), self.name, value)
 
 
 class Client:
@@ -103,77 +129,16 @@ class Client:
 
     # --- settings (held by the part that uses them) ---------------------------------------
 
-    @property
-    def forge_url(self) -> str | None:
-        return self._remote.forge_url
-
-    @forge_url.setter
-    def forge_url(self, value: str | None) -> None:
-        self._remote.forge_url = value
-
-    @property
-    def project(self) -> str | None:
-        return self._remote.project
-
-    @project.setter
-    def project(self, value: str | None) -> None:
-        self._remote.project = value
-
-    @property
-    def timeout(self) -> float:
-        return self._remote.timeout
-
-    @timeout.setter
-    def timeout(self, value: float) -> None:
-        self._remote.timeout = value
-
-    @property
-    def instance_id(self) -> str:
-        return self._remote.instance_id
-
-    @instance_id.setter
-    def instance_id(self, value: str) -> None:
-        self._remote.instance_id = value
-
-    @property
-    def receiver_url(self) -> str | None:
-        return self._remote.receiver_url
-
-    @receiver_url.setter
-    def receiver_url(self, value: str | None) -> None:
-        self._remote.receiver_url = value
-
-    @property
-    def receiver_secret(self) -> str:
-        return self._remote.receiver_secret
-
-    @receiver_secret.setter
-    def receiver_secret(self, value: str) -> None:
-        self._remote.receiver_secret = value
-
-    @property
-    def poll_interval(self) -> float:
-        return self._background.poll_interval
-
-    @poll_interval.setter
-    def poll_interval(self, value: float) -> None:
-        self._background.poll_interval = value
-
-    @property
-    def heartbeat_interval(self) -> float:
-        return self._background.heartbeat_interval
-
-    @heartbeat_interval.setter
-    def heartbeat_interval(self, value: float) -> None:
-        self._background.heartbeat_interval = value
-
-    @property
-    def stream(self) -> bool:
-        return self._background.stream
-
-    @stream.setter
-    def stream(self, value: bool) -> None:
-        self._background.stream = value
+    # Settings kept by the part that uses them, read and written through the façade.
+    forge_url: _Setting[str | None] = _Setting("_remote")
+    project: _Setting[str | None] = _Setting("_remote")
+    timeout: _Setting[float] = _Setting("_remote")
+    instance_id: _Setting[str] = _Setting("_remote")
+    receiver_url: _Setting[str | None] = _Setting("_remote")
+    receiver_secret: _Setting[str] = _Setting("_remote")
+    poll_interval: _Setting[float] = _Setting("_background")
+    heartbeat_interval: _Setting[float] = _Setting("_background")
+    stream: _Setting[bool] = _Setting("_background")
 
     # --- serving (no I/O) ---------------------------------------------------------
 

@@ -27,10 +27,6 @@ def user_by_email(email: str):
     return User.objects.filter(email__iexact=(email or "").strip()).first()
 
 
-def user_exists(email: str) -> bool:
-    return User.objects.filter(email__iexact=(email or "").strip()).exists()
-
-
 def user_for_sign_in_link(uidb64: str, token: str):
     """The user a sign-in link signs in, or None when it is unknown, used, expired or tampered with."""
     return magic_links.user_for_link(uidb64, token)

@@ -87,12 +87,11 @@ def on_http_error(request: HttpRequest, exc: ninja_errors.HttpError) -> HttpResp
     message = str(exc)
     if isinstance(exc, ninja_errors.AuthenticationError) and message == "Unauthorized":
         message = "authentication required: send 'Authorization: Bearer <API key>' or sign in"
-    elif status == 400 and message.startswith("Cannot parse request body"):
+    elif isinstance(exc.__cause__, BadJSON):  # our parser refused the body (ninja wraps what it raises)
         cause = exc.__cause__
-        if isinstance(cause, BadJSON):
-            field = cause.path.removeprefix("body.") if cause.path != "body" else "body"
-            return error_response(400, f"the request body is refused: {cause.message}",
-                                  [{"field": field, "message": cause.message}])
+        return error_response(400, f"the request body is refused: {cause.message}",
+                              [{"field": cause.field, "message": cause.message}])
+    elif status == 400 and message.startswith("Cannot parse request body"):
         message = "the request body is not valid JSON"
     return error_response(status, message)
 

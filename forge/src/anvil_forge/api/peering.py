@@ -179,9 +179,8 @@ def _import_input(request: HttpRequest) -> tuple[str, Any]:
     try:
         body = jsonin.loads(_read_body(request) or b"null")
     except jsonin.BadJSON as exc:
-        field = exc.path.removeprefix("body.") if exc.path != "body" else "body"
-        raise BadBody(f"the request body is refused: {exc.message}", [{"field": field, "message": exc.message}]) \
-            from None
+        raise BadBody(f"the request body is refused: {exc.message}",
+                      [{"field": exc.field, "message": exc.message}]) from None
     try:
         payload = ImportIn.model_validate(body)
     except PydanticValidationError as exc:

@@ -19,6 +19,11 @@ class BadJSON(ValueError):
         super().__init__(message)
         self.message, self.path = message, path
 
+    @property
+    def field(self) -> str:
+        """The place as an API error names it: ``body.template`` → ``template``; the whole body → ``body``."""
+        return self.path.removeprefix("body.") if self.path != "body" else "body"
+
 
 def _constant(name: str):
     raise ValueError(f"{name} is not a JSON value")
@@ -62,11 +67,10 @@ def check(value: Any, where: str = "body") -> Any:
                 raise BadJSON(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)", path)
             if isinstance(item, dict):
                 for key, child in item.items():
-                    child_path = f"{path}.{key}" if _is_text(key) else f"{path}.<key>"
-                    if child_path.endswith("<key>"):
+                    if not _is_text(key):
                         raise BadJSON(f"a key in {path} holds a lone surrogate (\\ud800-\\udfff): it is not valid "
                                       f"text", path)
-                    stack.append((child, child_path, depth + 1))
+                    stack.append((child, f"{path}.{key}", depth + 1))
             else:
                 stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
     return value

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from anvil_forge.core.errors import NotFound
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
+from anvil_forge.prompts import queries as prompt_queries
 
 from . import bundles, keys
 from .events import broker
@@ -46,6 +47,19 @@ def published_versions(user, project):
 def published_version_of(prompt_set):
     row = PublishedVersion.objects.filter(prompt_set=prompt_set).select_related("version").first()
     return row.version if row else None
+
+
+def publish_refusal(user, prompt_set) -> str:
+    """Why this user may not publish the set now (the rules ``services.publish`` enforces), or "" if they may."""
+    if prompt_set.status != prompt_queries.Status.LOCKED:
+        return "Only LOCKED prompt sets can be published."
+    if not policy.can(user, Action.MANAGE_DISTRIBUTION, prompt_set.project.organisation):
+        return "Only owners and admins publish."
+    if not prompt_set.versions.exists():
+        return "Create a version first."
+    if not prompt_queries.approved_versions(prompt_set):
+        return "No version is approved: approve one first."
+    return ""
 
 
 def published_labels(project) -> dict:

@@ -21,8 +21,7 @@ def organisations_for(user):
 
 def get_organisation(user, ref) -> Organisation:
     """By id or slug; an organisation the user is not in is reported as not found."""
-    lookup = {"slug": ref} if isinstance(ref, str) and not _is_uuid(ref) else {"pk": ref}
-    organisation = organisations_for(user).filter(**lookup).first()
+    organisation = organisations_for(user).filter(**_by_ref(ref)).first()
     if organisation is None:
         raise NotFound("organisation not found")
     return organisation
@@ -44,6 +43,11 @@ def pending_invitations(user, organisation):
     if not policy.can(user, Action.MANAGE_MEMBERS, organisation):
         return Invitation.objects.none()
     return Invitation.objects.filter(organisation=organisation, accepted_at__isnull=True)
+
+
+def _by_ref(ref) -> dict:
+    """An organisation reference is its id (a UUID, or UUID text) or its slug."""
+    return {"slug": ref} if isinstance(ref, str) and not _is_uuid(ref) else {"pk": ref}
 
 
 def _is_uuid(value: str) -> bool:
@@ -112,8 +116,7 @@ def owner_of(organisation):
 
 def organisation_by_ref(ref):
     """Any organisation by id or slug, for the operator's commands (no user to limit it); None if none."""
-    lookup = {"pk": ref} if _is_uuid(str(ref)) else {"slug": ref}
-    return Organisation.objects.filter(**lookup).first()
+    return Organisation.objects.filter(**_by_ref(ref)).first()
 
 
 def all_organisations():

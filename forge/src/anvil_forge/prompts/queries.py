@@ -314,10 +314,7 @@ def organisations_activity(user, organisations):
 def projects_activity(user, organisation):
     """An organisation's projects with prompt-set, prompt and version counts and ``last_updated_at``."""
     policy.require(user, policy.Action.VIEW, organisation)
-    return projects_for(user, organisation).annotate(
-        prompt_set_count=count_of(PromptSet.objects.all(), "project"),
-        prompt_count=count_of(Prompt.objects.all(), "prompt_set__project"),
-        version_count=count_of(Version.objects.all(), "prompt_set__project"),
+    return projects_overview(user, organisation).annotate(
         last_updated_at=last_updated(
             "updated_at",
             latest_of(PromptSet.objects.all(), "project", "updated_at"),

@@ -71,7 +71,7 @@ class Command(BaseCommand):
         path = settings.DATA_DIR / "demo-logins.txt"
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
         for email, admin in ((ADMIN_EMAIL, True), (MEMBER_EMAIL, False)):
-            if not account_queries.user_exists(email):
+            if account_queries.user_by_email(email) is None:
                 known[email] = secrets.token_urlsafe(12)
                 create_user(email, known[email], display_name=email.split("@")[0].title(), site_admin=admin,
                             email_verified=True)

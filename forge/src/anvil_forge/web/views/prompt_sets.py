@@ -24,19 +24,6 @@ VERB_DONE = {"submit": "submitted for review", "approve": "approved: it is LOCKE
              "reject": "sent back to LIVE", "unlock": "unlocked: it is LIVE again"}
 
 
-def publish_state(prompt_set, role=None) -> str:
-    """Why "Publish" is disabled, or "" when this user may publish the set now."""
-    if prompt_set.status != prompt_queries.Status.LOCKED:
-        return "Only LOCKED prompt sets can be published."
-    if not policy.allows(role, Action.MANAGE_DISTRIBUTION):
-        return "Only owners and admins publish."
-    if not prompt_set.versions.exists():
-        return "Create a version first."
-    if not prompt_queries.approved_versions(prompt_set):
-        return "No version is approved: approve one first."
-    return ""
-
-
 @web_view
 def create(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
@@ -78,7 +65,7 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
         "can_edit": policy.allows(role, Action.EDIT_PROMPTS),
         "can_delete": policy.allows(role, Action.DELETE_VERSIONED),
         "can_approve": policy.allows(role, Action.APPROVE),
-        "publish_reason": publish_state(prompt_set, role),
+        "publish_reason": dist_queries.publish_refusal(request.user, prompt_set),
         "approved_versions": approved,  # the publish form offers these, the newest approved first
         "unapproved_newer": [v.label for v in versions if not v.approval and v.sequence > newest_approved],
         "published": dist_queries.published_version_of(prompt_set),

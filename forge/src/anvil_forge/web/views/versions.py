@@ -174,4 +174,4 @@ def approve(request: AuthenticatedHttpRequest, org, project, pset, label) -> Htt
     ok, _ = attempt(request, lambda: prompt_services.approve_version(request.user, version))
     if ok:
         messages.success(request, f"Version {label} approved: it can be published.")
-    return redirect(request.POST.get("next") == "set" and url_for(prompt_set) or url_for(version))
+    return redirect(url_for(prompt_set) if request.POST.get("next") == "set" else url_for(version))
