@@ -51,7 +51,7 @@ def test_environment_configuration() -> None:
     assert ENVIRONMENT.block_nesting_limit == MAX_NESTING_DEPTH
     assert ENVIRONMENT.local_namespace_limit is not None
     assert ENVIRONMENT.autoescape is False
-    assert PARAMETER_TYPES == ("string", "number", "boolean")
+    assert PARAMETER_TYPES == ("string", "number", "boolean", "integer", "enum", "list", "object")
 
 
 def test_error_hierarchy() -> None:
@@ -172,12 +172,13 @@ def test_pathological_sources_are_refused_fast(source: str) -> None:
     "source",
     [
         "{% include 'secrets.txt' %}",
-        "{% render 'other' %}",
+        "{% render 'other' with x %}",
+        "{% render 'other' for items as x %}",
         "{% include '/etc/passwd' %}",
         "{% liquid\ninclude 'x'\n%}",
     ],
 )
-def test_include_and_render_tags_are_refused(source: str) -> None:
+def test_include_and_render_forms_that_read_the_callers_variables_are_refused(source: str) -> None:
     with pytest.raises(TemplateSyntaxError) as info:
         compile_template(source)
     assert "not supported" in str(info.value)
@@ -301,7 +302,7 @@ def test_parameter_defaults_and_round_trip() -> None:
         ({"name": "true"}, "reserved"),
         ({"name": "empty"}, "reserved"),
         ({"name": "forloop"}, "reserved"),
-        ({"name": "x", "type": "integer"}, "unknown type"),
+        ({"name": "x", "type": "float"}, "unknown type"),
         ({"name": "x", "type": "number", "required": False, "default": "abc"}, "default"),
         ({"name": "x", "type": "boolean", "required": False, "default": "yes"}, "default"),
         ({"name": "x", "type": "string", "required": False, "default": [1]}, "default"),

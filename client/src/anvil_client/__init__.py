@@ -2,7 +2,9 @@
 
     import anvil_client as anvil
 
-    anvil.prompt("welcome.message", name="John", role="admin")   # -> str
+    anvil.prompt("welcome.message", name="John", role="admin")   # -> str (a text prompt)
+    anvil.messages("support.reply", history=[], question="Hi")   # -> [{"role", "content"}, ...] (chat)
+    anvil.get("support.reply").openai(history=[], question="Hi") # -> kwargs for chat.completions.create
     anvil.template("welcome.message")                            # -> raw template
     anvil.status()   # mode, forge, project, sequence, versions, last sync, source, prompt count
     anvil.sync()     # pull now (works in FROZEN mode: that is how FROZEN apps update)
@@ -23,12 +25,15 @@ from typing import Any
 from ._version import __version__ as __version__
 from .client import Client, SyncResult
 from .errors import (
-    AnvilClientError, ConfigurationError, PromptInputError, PromptRenderError, SyncError, UnknownPromptError,
+    AnvilClientError, ConfigurationError, PromptConfigError, PromptInputError, PromptKindError, PromptRenderError,
+    SyncError, UnknownPromptError,
 )
+from .prompt import Prompt
 
 __all__ = [
-    "Client", "SyncResult", "AnvilClientError", "ConfigurationError", "PromptInputError", "PromptRenderError",
-    "SyncError", "UnknownPromptError", "prompt", "template", "status", "sync", "default_client", "configure",
+    "Client", "Prompt", "SyncResult", "AnvilClientError", "ConfigurationError", "PromptConfigError",
+    "PromptInputError", "PromptKindError", "PromptRenderError", "SyncError", "UnknownPromptError", "prompt",
+    "messages", "get", "template", "status", "sync", "default_client", "configure",
 ]
 
 _default: Client | None = None
@@ -57,6 +62,14 @@ def configure(**kwargs: Any) -> Client:
 
 def prompt(prompt_id: str, /, **variables: Any) -> str:
     return default_client().prompt(prompt_id, **variables)
+
+
+def messages(prompt_id: str, /, **variables: Any) -> list[dict[str, str]]:
+    return default_client().messages(prompt_id, **variables)
+
+
+def get(prompt_id: str, /) -> Prompt:
+    return default_client().get(prompt_id)
 
 
 def template(prompt_id: str) -> str:

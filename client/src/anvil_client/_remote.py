@@ -152,7 +152,8 @@ class Remote:
         table = store.table
         return {"instance_id": self.instance_id, "host": socket.gethostname(), "mode": store.mode,
                 "sequence": table.sequence, "versions": dict(table.versions),
-                "client_version": __version__, "receiver_url": self.receiver_url or "",
+                "client_version": __version__, "bundle_formats": list(bundles.FORMAT_VERSIONS),
+                "receiver_url": self.receiver_url or "",
                 "receiver_secret": self.receiver_secret if self.receiver_url else "",
                 "use_counts": store.top_uses()}
 

@@ -16,11 +16,14 @@ from heapq import nlargest
 from typing import Any
 
 from . import bundle as bundles
+from . import composition
 from . import templates as tpl
 from . import versions
 from .cache import DiskCache
 from .config import MODES
-from .errors import PromptInputError, PromptRenderError, SyncError, UnknownPromptError
+from .errors import (
+    ConfigurationError, PromptInputError, PromptKindError, PromptRenderError, SyncError, UnknownPromptError,
+)
 
 log = logging.getLogger("anvil_client")
 
@@ -33,35 +36,82 @@ class _Entry:
     """One servable prompt, compiled and its parameters parsed on first use (so a
     cold start with many prompts does no work for the prompts it does not serve)."""
 
-    __slots__ = ("prompt_id", "template", "_parameters", "metadata", "version", "_prepared")
+    __slots__ = ("prompt_id", "data", "metadata", "version", "_prepared", "_library", "_set")
 
-    def __init__(self, prompt_id: str, template: str, parameters: list[Any], metadata: dict[str, Any],
-                 version: str | None) -> None:
+    def __init__(self, prompt_id: str, data: Mapping[str, Any], version: str | None,
+                 library: composition.Library | None = None, set_version: composition.SetVersion | None = None
+                 ) -> None:
         self.prompt_id = prompt_id
-        self.template = template
-        self._parameters = parameters  # the declarations as the bundle holds them
-        self.metadata = metadata
+        self.data = data  # the prompt as the bundle (or the fallback) holds it
+        self.metadata: dict[str, Any] = dict(data.get("metadata") or {})
         self.version = version
-        self._prepared: tpl.PreparedPrompt | None = None
+        self._library = library
+        self._set = set_version
+        self._prepared: tpl.PreparedPrompt | tpl.PreparedChat | None = None
 
     def __repr__(self) -> str:
         return f"_Entry({self.prompt_id!r}, version={self.version!r})"
 
     @property
-    def prepared(self) -> tpl.PreparedPrompt:
+    def kind(self) -> str:
+        return composition.kind_of(self.data)
+
+    @property
+    def template(self) -> str:
+        return str(self.data.get("template", ""))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.data.get("config") or {})
+
+    @property
+    def prepared(self) -> tpl.PreparedPrompt | tpl.PreparedChat:
         prepared = self._prepared
         if prepared is None:  # two threads may both prepare once: harmless, same result
-            prepared = self._prepared = tpl.PreparedPrompt(self.template, self._parameters)
+            if self._library is not None and self._set is not None:
+                prepared = self._library.prepared(self._set, self.prompt_id.split(".", 1)[1])
+            else:
+                prepared = composition.prepare_document(self.data)
+            self._prepared = prepared
         return prepared
 
     @property
     def compiled(self) -> tpl.CompiledTemplate:
-        return self.prepared.template
+        prepared = self.prepared
+        if isinstance(prepared, tpl.PreparedChat):
+            raise TypeError(f"{self.prompt_id} is a chat prompt: it has no single template")
+        return prepared.template
 
     @property
     def parameters(self) -> list[tpl.Parameter]:
         prepared = self._prepared
-        return list(prepared.parameters) if prepared is not None else tpl.parse_parameters(self._parameters)
+        return list(prepared.parameters) if prepared is not None else tpl.parse_parameters(
+            self.data.get("parameters", []))
+
+
+def _fallback_entry(prompt_id: str, fallback: Any) -> _Entry:
+    """A fallback: a template (text), a list of messages (chat) or a whole prompt ``{kind, template |
+    messages, parameters, config}``; checked now, so a bad fallback fails at start-up, not when needed."""
+    if isinstance(fallback, str):
+        data: Mapping[str, Any] = {"kind": "text", "template": fallback}
+    elif isinstance(fallback, (list, tuple)):
+        data = {"kind": "chat", "messages": list(fallback)}
+    elif isinstance(fallback, Mapping):
+        data = dict(fallback)
+        if "kind" not in data:
+            data["kind"] = "chat" if "messages" in data else "text"
+    else:
+        raise ConfigurationError(f"fallback for {prompt_id!r} must be a template (str), a list of messages "
+                                 f"or a prompt mapping, not {type(fallback).__name__}")
+    if data["kind"] not in composition.KINDS:
+        raise ConfigurationError(f"fallback for {prompt_id!r}: kind must be one of {', '.join(composition.KINDS)}")
+    entry = _Entry(prompt_id, data, None)
+    if not isinstance(fallback, str):  # (a text fallback stays lazy, as it always was)
+        try:
+            entry.prepared
+        except tpl.TemplateError as exc:
+            raise ConfigurationError(f"fallback for {prompt_id!r} is not a valid prompt: {exc}") from None
+    return entry
 
 
 @dataclass(frozen=True)
@@ -104,11 +154,11 @@ class Store:
     cache. Thread-safe: serving reads one table object; every change is made under ``lock``."""
 
     def __init__(self, cache: DiskCache, *, public_key: str | None, pins: Mapping[str, str] | None,
-                 fallbacks: Mapping[str, str] | None) -> None:
+                 fallbacks: Mapping[str, Any] | None) -> None:
         self.cache = cache
         self.explicit_key = public_key
         self.pins = {slug: (spec, versions.parse_specifier(spec)) for slug, spec in (pins or {}).items()}
-        self.fallbacks = {pid: _Entry(pid, text, [], {}, None) for pid, text in (fallbacks or {}).items()}
+        self.fallbacks = {pid: _fallback_entry(pid, fallback) for pid, fallback in (fallbacks or {}).items()}
         self.lock = threading.RLock()
         self.table = _Table({})
         self.mode = ACCEPTING
@@ -118,14 +168,23 @@ class Store:
 
     # --- serving (no I/O) ---------------------------------------------------------
 
+    def entry(self, prompt_id: str) -> _Entry:
+        entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
+        if entry is None:
+            raise UnknownPromptError(prompt_id, len(self.table.entries))
+        return entry
+
     def prompt(self, prompt_id: str, variables: dict[str, Any]) -> str:
         entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
         if entry is None:
             raise UnknownPromptError(prompt_id, len(self.table.entries))
+        prepared = entry._prepared or _prepared(entry)
+        if type(prepared) is not tpl.PreparedPrompt:
+            raise PromptKindError(prompt_id, "chat", "prompt()", "messages()")
         uses = self.uses  # approximate under concurrency: counts are reported, never relied on
         uses[prompt_id] = uses.get(prompt_id, 0) + 1
         try:
-            return (entry._prepared or entry.prepared).render_keywords(variables)
+            return prepared.render_keywords(variables)
         except tpl.ParameterError as exc:
             raise PromptInputError(prompt_id, exc.parameter, str(exc)) from None
         except tpl.UndefinedVariableError as exc:
@@ -133,10 +192,24 @@ class Store:
         except tpl.TemplateError as exc:
             raise PromptRenderError(prompt_id, str(exc)) from None
 
+    def render(self, entry: _Entry, variables: dict[str, Any]) -> str | list[dict[str, str]]:
+        """Render any prompt: text gives a str, chat a list of messages (counted as a use)."""
+        prepared = entry._prepared or _prepared(entry)
+        uses = self.uses
+        uses[entry.prompt_id] = uses.get(entry.prompt_id, 0) + 1
+        try:
+            return prepared.render_keywords(variables)
+        except tpl.ParameterError as exc:
+            raise PromptInputError(entry.prompt_id, exc.parameter, str(exc)) from None
+        except tpl.UndefinedVariableError as exc:
+            raise PromptInputError(entry.prompt_id, exc.name, str(exc)) from None
+        except tpl.TemplateError as exc:
+            raise PromptRenderError(entry.prompt_id, str(exc)) from None
+
     def template(self, prompt_id: str) -> str:
-        entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
-        if entry is None:
-            raise UnknownPromptError(prompt_id, len(self.table.entries))
+        entry = self.entry(prompt_id)
+        if entry.kind != "text":
+            raise PromptKindError(prompt_id, entry.kind, "template()", "get(...).messages")
         return entry.template
 
     def prompt_ids(self) -> list[str]:
@@ -146,7 +219,7 @@ class Store:
         entry = self.table.entries.get(prompt_id)
         if entry is None:
             raise UnknownPromptError(prompt_id, len(self.table.entries))
-        return [p.to_dict() for p in entry.parameters]
+        return [p.to_dict() for p in _prepared(entry).parameters]
 
     def held(self) -> Held:
         table = self.table  # one reading: the three fields belong together
@@ -222,16 +295,19 @@ class Store:
                     log.warning("anvil: %s@%s is outside the pin %r; keeping the held version", slug, label, pin[0])
         entries: dict[str, _Entry] = {}
         grouped: dict[int, dict[str, list[tuple[str, dict[str, Any]]]]] = {}
+        libraries: dict[int, composition.Library | None] = {}
         for slug, source_bundle in chosen.items():
             by_set = grouped.get(id(source_bundle))
             if by_set is None:  # group each bundle's prompts by set once, not once per set
                 by_set = grouped[id(source_bundle)] = {}
                 for pid, data in source_bundle.prompts.items():
                     by_set.setdefault(pid.split(".", 1)[0], []).append((pid, data))
+                libraries[id(source_bundle)] = _library(source_bundle, by_set)
+            library = libraries[id(source_bundle)]
             label = source_bundle.versions[slug]
+            set_version = library.get(slug, label) if library is not None else None
             for pid, data in by_set.get(slug, ()):
-                entries[pid] = _Entry(pid, data["template"], data.get("parameters", []),
-                                      data.get("metadata", {}), label)
+                entries[pid] = _Entry(pid, data, label, library, set_version)
         kept = tuple(b for b in candidates if b is newest or b in chosen.values())
         return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
 
@@ -286,3 +362,30 @@ class Store:
         if loaded:
             loaded.sort(key=lambda b: b.sequence, reverse=True)
             self.table = self._build_table(tuple(loaded), "disk")
+
+
+def _prepared(entry: _Entry) -> tpl.PreparedPrompt | tpl.PreparedChat:
+    """The entry prepared; a prompt that does not compile (never in a verified bundle, as the FORGE
+    checked it) is a render error naming it, not a raw exception."""
+    try:
+        return entry.prepared
+    except tpl.TemplateError as exc:
+        raise PromptRenderError(entry.prompt_id, str(exc)) from None
+
+
+def _library(bundle: bundles.Bundle, by_set: dict[str, list[tuple[str, dict[str, Any]]]]
+             ) -> composition.Library | None:
+    """The set versions a format-2 bundle's prompts can render as partials (None for format 1: no
+    partials, so every prompt is prepared on its own, as before)."""
+    if bundle.format_version < 2:
+        return None
+    library = composition.Library()
+    locks = bundle.locks
+    for slug, label in bundle.versions.items():
+        prompts = {pid.split(".", 1)[1]: data for pid, data in by_set.get(slug, ())}
+        library.add(composition.SetVersion(slug, label, prompts, locks.get(slug, {})))
+    for dependency in bundle.dependencies:
+        if library.get(dependency["slug"], dependency["version"]) is None:
+            library.add(composition.SetVersion(dependency["slug"], dependency["version"],
+                                               dependency["prompts"], dependency["locks"]))
+    return library

@@ -27,8 +27,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .templates import parse_parameters
 
 FORMAT = "anvil-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest bundle format this module writes and reads."""
+FORMAT_VERSIONS = (1, 2)
+"""Every bundle format this module reads. A FORGE writes the lowest one that can hold what is published
+(version 1 while there are only text prompts with string, number and boolean parameters and no partials),
+so clients of the previous release keep taking updates until something needs version 2."""
 _SEAL_FIELDS = ("checksum", "signature")
+_V1_TYPES = frozenset(["string", "number", "boolean"])
 
 
 class BundleError(Exception):
@@ -143,10 +149,35 @@ def _normalised_parameters(parameters: Any) -> list[dict[str, Any]]:
     return _normalise_parameters(parameters)
 
 
+def _v1_prompt(prompt: Mapping[str, Any], parameters: list[dict[str, Any]]) -> bool:
+    """Can a format-1 client serve this prompt? (text, no config, no partials, the first three types)"""
+    return ((prompt.get("kind") or "text") == "text" and not prompt.get("config")
+            and "render" not in str(prompt.get("template", ""))
+            and all(q.keys() == _PARAMETER_FIELDS and q["type"] in _V1_TYPES for q in parameters))
+
+
+def _v2_prompt(prompt: Mapping[str, Any], parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    kind = prompt.get("kind") or "text"
+    entry: dict[str, Any] = {"kind": kind, "parameters": parameters, "config": dict(prompt.get("config") or {}),
+                             "metadata": dict(prompt.get("metadata", {}))}
+    if kind == "chat":
+        entry["messages"] = [dict(m) for m in prompt.get("messages", [])]
+    else:
+        entry["template"] = prompt["template"]
+    return entry
+
+
 def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
               prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Mapping[str, Any]],
-              forge_key: str, parameters_normalised: bool = False) -> dict[str, Any]:
-    """The unsigned bundle. ``prompt_sets``: ``{slug, version, version_id}``; ``prompts``: by flat id.
+              forge_key: str, parameters_normalised: bool = False,
+              dependencies: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The unsigned bundle (docs/bundle-format.md), in the lowest format version that holds it.
+
+    ``prompt_sets``: ``{slug, version, version_id, locks?}`` (``locks``: dependency slug → the label its
+    version was locked to); ``prompts``: by flat id, ``{kind?, template | messages, parameters, config?,
+    metadata}`` (``config``: the model configuration, already merged over the set's defaults);
+    ``dependencies``: the locked versions of other sets that the published prompts render as partials,
+    transitively, ``{slug, version, locks, prompts: {prompt slug: {template, parameters, ...}}}``.
 
     Parameters are normalised (validated, every field present) with
     ``parse_parameters``; ``parameters_normalised=True`` says they already are
@@ -154,18 +185,32 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
     skips re-validating every declaration of every prompt on each build.
     """
     normalise = _normalised_parameters if parameters_normalised else _normalise_parameters
-    return {
+    sets = sorted((dict(s) for s in prompt_sets), key=lambda s: s["slug"])
+    normalised = {pid: normalise(p.get("parameters", [])) for pid, p in prompts.items()}
+    dependencies = [dict(d) for d in dependencies]
+    version = 1 if (not dependencies and not any(s.get("locks") for s in sets)
+                    and all(_v1_prompt(p, normalised[pid]) for pid, p in prompts.items())) else 2
+    body: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "forge_key": forge_key,
         "project": {"id": str(project["id"]), "slug": project["slug"], "name": project["name"]},
         "sequence": int(sequence),
         "created_at": created_at,
-        "prompt_sets": sorted((dict(s) for s in prompt_sets), key=lambda s: s["slug"]),
-        "prompts": {pid: {"template": p["template"],
-                          "parameters": normalise(p.get("parameters", [])),
-                          "metadata": dict(p.get("metadata", {}))} for pid, p in prompts.items()},
     }
+    if version == 1:
+        body["prompt_sets"] = [{k: v for k, v in s.items() if k != "locks"} for s in sets]
+        body["prompts"] = {pid: {"template": p["template"], "parameters": normalised[pid],
+                                 "metadata": dict(p.get("metadata", {}))} for pid, p in prompts.items()}
+        return body
+    body["prompt_sets"] = [{**s, "locks": dict(s.get("locks") or {})} for s in sets]
+    body["prompts"] = {pid: _v2_prompt(p, normalised[pid]) for pid, p in prompts.items()}
+    body["dependencies"] = sorted(
+        ({"slug": d["slug"], "version": d["version"], "locks": dict(d.get("locks") or {}),
+          "prompts": {slug: _v2_prompt(p, normalise(p.get("parameters", [])))
+                      for slug, p in d.get("prompts", {}).items()}} for d in dependencies),
+        key=lambda d: (d["slug"], d["version"]))
+    return body
 
 
 def seal(body: Mapping[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
@@ -215,6 +260,22 @@ class Bundle:
         """Prompt-set slug → version label."""
         return {s["slug"]: s["version"] for s in self.data["prompt_sets"]}
 
+    @property
+    def format_version(self) -> int:
+        value: int = self.data["format_version"]
+        return value
+
+    @property
+    def locks(self) -> dict[str, dict[str, str]]:
+        """Prompt-set slug → its locks (dependency slug → label); empty in format 1."""
+        return {s["slug"]: dict(s.get("locks") or {}) for s in self.data["prompt_sets"]}
+
+    @property
+    def dependencies(self) -> list[dict[str, Any]]:
+        """The locked versions of other sets rendered as partials (format 2; empty in format 1)."""
+        value: list[dict[str, Any]] = self.data.get("dependencies", [])
+        return value
+
 
 def parse(raw: bytes | str) -> dict[str, Any]:
     try:
@@ -239,11 +300,31 @@ def _shape(data: Mapping[str, Any]) -> None:
     need(isinstance(data.get("prompt_sets"), list) and all(
         isinstance(s, dict) and isinstance(s.get("slug"), str) and isinstance(s.get("version"), str)
         for s in data["prompt_sets"]), "prompt_sets")
+    v2 = data.get("format_version") == 2
     need(isinstance(data.get("prompts"), dict) and all(
-        isinstance(k, str) and k.count(".") == 1 and isinstance(p, dict) and isinstance(p.get("template"), str)
-        and isinstance(p.get("parameters", []), list) for k, p in data["prompts"].items()), "prompts")
+        isinstance(k, str) and k.count(".") == 1 and _prompt_shape(p, v2) for k, p in data["prompts"].items()),
+        "prompts")
+    if v2:
+        need(all(isinstance(s.get("locks"), dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                          for k, v in s["locks"].items())
+                 for s in data["prompt_sets"]), "prompt_sets locks")
+        need(isinstance(data.get("dependencies"), list) and all(
+            isinstance(d, dict) and isinstance(d.get("slug"), str) and isinstance(d.get("version"), str)
+            and isinstance(d.get("locks"), dict) and isinstance(d.get("prompts"), dict)
+            and all(isinstance(k, str) and _prompt_shape(p, True) for k, p in d["prompts"].items())
+            for d in data["dependencies"]), "dependencies")
     need(isinstance(data.get("checksum"), str), "checksum")
     need(isinstance(data.get("signature"), str), "signature")
+
+
+def _prompt_shape(p: Any, v2: bool) -> bool:
+    if not isinstance(p, dict) or not isinstance(p.get("parameters", []), list):
+        return False
+    if not v2:
+        return isinstance(p.get("template"), str)
+    if p.get("kind") == "chat":
+        return isinstance(p.get("messages"), list) and isinstance(p.get("config", {}), dict)
+    return p.get("kind") == "text" and isinstance(p.get("template"), str) and isinstance(p.get("config", {}), dict)
 
 
 def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, project_id: str | None = None,
@@ -256,9 +337,10 @@ def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, proje
         raise MalformedBundle("the bundle is not a JSON object")
     if data.get("format") != FORMAT or not isinstance(data.get("format_version"), int):
         raise UnknownFormat("this is not an Anvil bundle")
-    if data["format_version"] != FORMAT_VERSION:
+    if data["format_version"] not in FORMAT_VERSIONS:
         raise UnknownFormat(f"bundle format version {data['format_version']} is not supported "
-                            f"(this client knows version {FORMAT_VERSION}); upgrade anvil-client")
+                            f"(this client knows versions {', '.join(map(str, FORMAT_VERSIONS))}); "
+                            f"upgrade anvil-client")
     _shape(data)
     try:
         payload = _signed_part(data)

@@ -30,7 +30,8 @@ from ._table import Store, _Table
 from ._version import __version__
 from .cache import DiskCache
 from .config import DEFAULT_DIR, MODES, Settings, resolve
-from .errors import ConfigurationError, SyncError
+from .errors import ConfigurationError, PromptKindError, SyncError
+from .prompt import Prompt
 
 # Defined in the parts now; still importable from here, where they used to be defined.
 from ._remote import _is_loopback as _is_loopback
@@ -80,8 +81,10 @@ class Client:
     ``ANVIL_CACHE_DIR``, ``ANVIL_FORGE_PUBLIC_KEY``) or the file
     ``anvil-client connect`` writes.
 
-    :param fallbacks: default templates by prompt id, used only while nothing
-        verified is held for that id.
+    :param fallbacks: by prompt id, what to serve while nothing verified is
+        held for that id: a template (a text prompt), a list of messages (a chat
+        prompt), or a whole prompt ``{"kind", "template" | "messages",
+        "parameters", "config"}``.
     :param pins: prompt-set slug → version specifier (``{"emails": "^1.2"}``);
         a bundle that would move a pinned set outside its specifier is not
         applied for that set.
@@ -102,7 +105,7 @@ class Client:
 
     def __init__(self, forge_url: str | None = None, project: str | None = None, access_token: str | None = None,
                  mode: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                 fallbacks: Mapping[str, str] | None = None, pins: Mapping[str, str] | None = None, *,
+                 fallbacks: Mapping[str, Any] | None = None, pins: Mapping[str, str] | None = None, *,
                  public_key: str | None = None, poll_interval: float = 30.0, timeout: float = 10.0,
                  background: bool = True, stream: bool = True, receiver_url: str | None = None,
                  heartbeat_interval: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
@@ -143,11 +146,27 @@ class Client:
     # --- serving (no I/O) ---------------------------------------------------------
 
     def prompt(self, prompt_id: str, /, **variables: Any) -> str:
-        """Render a prompt. Raises UnknownPromptError, PromptInputError or PromptRenderError."""
+        """Render a text prompt. Raises UnknownPromptError, PromptInputError or PromptRenderError, and
+        PromptKindError (naming ``messages()``) for a chat prompt."""
         return self._store.prompt(prompt_id, variables)
 
+    def messages(self, prompt_id: str, /, **variables: Any) -> list[dict[str, str]]:
+        """Render a chat prompt: its messages, ``[{"role", "content"}, ...]``, placeholders filled with
+        the lists of messages given for them. PromptKindError (naming ``prompt()``) for a text prompt."""
+        entry = self._store.entry(prompt_id)
+        if entry.kind != "chat":
+            raise PromptKindError(prompt_id, entry.kind, "messages()", "prompt()")
+        rendered = self._store.render(entry, variables)
+        assert isinstance(rendered, list)
+        return rendered
+
+    def get(self, prompt_id: str, /) -> Prompt:
+        """The prompt as held now, as an immutable :class:`~anvil_client.prompt.Prompt`: ``id``,
+        ``kind``, ``version``, ``parameters``, ``config``, ``render()``, ``openai()``, ``anthropic()``."""
+        return Prompt(self._store, self._store.entry(prompt_id))
+
     def template(self, prompt_id: str) -> str:
-        """The raw template source of a prompt."""
+        """The raw template source of a text prompt."""
         return self._store.template(prompt_id)
 
     def prompt_ids(self) -> list[str]:

@@ -31,6 +31,26 @@ class PromptInputError(AnvilClientError, ValueError):
         self.parameter = parameter
 
 
+class PromptKindError(AnvilClientError, TypeError):
+    """A call that does not fit the prompt's kind, e.g. ``prompt()`` (text) for a chat prompt; the
+    message names the call to use."""
+
+    def __init__(self, prompt_id: str, kind: str, called: str, instead: str) -> None:
+        super().__init__(f"prompt {prompt_id!r} is a {kind} prompt: {called} cannot render it, use {instead}")
+        self.prompt_id = prompt_id
+        self.kind = kind
+
+
+class PromptConfigError(AnvilClientError, ValueError):
+    """A prompt's model configuration cannot be turned into the arguments asked for (a provider's form
+    needs a key the configuration lacks, or has a key that form cannot express); ``key`` names it."""
+
+    def __init__(self, prompt_id: str, key: str, message: str) -> None:
+        super().__init__(f"prompt {prompt_id!r}: {message}")
+        self.prompt_id = prompt_id
+        self.key = key
+
+
 class PromptRenderError(AnvilClientError):
     """The template failed while rendering (a limit was exceeded, a filter refused its input, …)."""
 

@@ -14,9 +14,11 @@ python-liquid 2 environment, :data:`ENVIRONMENT`, configured for prompts:
   the clock, and ``{% include %}``/``{% render %}`` are rejected when the
   template is compiled, so nothing ever touches the file system;
 * bounded: template size, loop iterations (cumulative over the whole render,
-  nested loops included), range sizes, output size, block nesting, the size of
-  assigned variables, integer size and CPU time are all limited; exceeding a
-  limit raises :class:`LimitExceeded`;
+  nested loops and partials included), range sizes, output size, block
+  nesting, partial depth, the size of assigned variables, integer size and CPU
+  time are all limited; exceeding a limit raises :class:`LimitExceeded`;
+* chat prompts (:class:`PreparedChat`): a list of messages, each a role and a
+  template, or a placeholder filled with the application's messages;
 * a few filters for LLM prompts: ``token_count``, ``truncate_tokens``,
   ``json``, ``bullet_list``, ``indent`` and ``strip_blank_lines``.
 
@@ -47,6 +49,7 @@ this), so the dependency graph is acyclic::
     parameters    Parameter, parse_parameters, coerce_values
     compiler      CompiledTemplate, compile_template, variables, check_parameters
     rendering     render, PreparedPrompt, prepare
+    chat          chat prompts: parse_messages, PreparedChat, placeholders
 
 Everything public is re-exported here; import from ``anvil_client.templates``,
 not from the modules, which are an implementation detail.
@@ -56,12 +59,14 @@ from __future__ import annotations
 
 # Names imported "as" themselves are public but outside __all__, as they were in the single module this
 # package replaced (the filter functions, Scalar).
-from .compiler import CompiledTemplate, ParameterCheck, check_parameters, compile_template, variables
+from .chat import ROLES, Message, MessageDefinitionError, Placeholder, PreparedChat, check_history, parse_messages
+from .compiler import CompiledTemplate, ParameterCheck, PartialReference, check_parameters, compile_template, variables
 from .environment import ENVIRONMENT, AnvilEnvironment
 from .errors import (
     LimitExceeded,
     ParameterDefinitionError,
     ParameterError,
+    PartialError,
     RenderError,
     TemplateError,
     TemplateSyntaxError,
@@ -81,7 +86,9 @@ from .limits import (
     MAX_LOOP_ITERATIONS,
     MAX_MARKUP_BRACKETS,
     MAX_NESTING_DEPTH,
+    MAX_MESSAGES,
     MAX_OUTPUT_SIZE,
+    MAX_PARTIAL_DEPTH,
     MAX_RENDER_SECONDS,
     MAX_TEMPLATE_SIZE,
     PARAMETER_TYPES,
@@ -97,27 +104,38 @@ __all__ = [
     "MAX_LOOP_ITERATIONS",
     "MAX_MARKUP_BRACKETS",
     "MAX_NESTING_DEPTH",
+    "MAX_MESSAGES",
     "MAX_OUTPUT_SIZE",
+    "MAX_PARTIAL_DEPTH",
     "MAX_RENDER_SECONDS",
     "MAX_TEMPLATE_SIZE",
     "PARAMETER_TYPES",
+    "ROLES",
     "AnvilEnvironment",
     "CompiledTemplate",
     "PreparedPrompt",
     "LimitExceeded",
+    "Message",
+    "MessageDefinitionError",
     "Parameter",
     "ParameterCheck",
     "ParameterDefinitionError",
     "ParameterError",
+    "PartialError",
+    "PartialReference",
+    "Placeholder",
+    "PreparedChat",
     "RenderError",
     "TemplateError",
     "TemplateSyntaxError",
     "TemplateTooLarge",
     "UndefinedVariableError",
+    "check_history",
     "check_parameters",
     "coerce_values",
     "compile_template",
     "estimate_tokens",
+    "parse_messages",
     "parse_parameters",
     "prepare",
     "render",
@@ -131,10 +149,16 @@ for _cls in (
     AnvilEnvironment,
     CompiledTemplate,
     LimitExceeded,
+    Message,
+    MessageDefinitionError,
     Parameter,
     ParameterCheck,
     ParameterDefinitionError,
     ParameterError,
+    PartialError,
+    PartialReference,
+    Placeholder,
+    PreparedChat,
     PreparedPrompt,
     RenderError,
     TemplateError,

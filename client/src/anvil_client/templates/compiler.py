@@ -18,6 +18,18 @@ from .parsing import _IDENTIFIER, _RESERVED_NAMES, _parse, _usable_as_variable
 from .sandbox import _BoundTemplate
 
 
+@dataclass(frozen=True)
+class PartialReference:
+    """One ``{% render 'name', key: value %}`` tag: the partial's ``name`` (``prompt`` or
+    ``prompt_set.prompt``), the ``arguments`` it passes (in order) and where the tag starts
+    (1-based ``line`` and ``column``)."""
+
+    name: str
+    arguments: tuple[str, ...]
+    line: int
+    column: int
+
+
 class CompiledTemplate:
     """A parsed, validated template, safe to render from many threads at once.
 
@@ -31,7 +43,7 @@ class CompiledTemplate:
     produces the result or the error.
     """
 
-    __slots__ = ("_source", "_template", "_variables", "_texts", "_slots")
+    __slots__ = ("_source", "_template", "_variables", "_texts", "_slots", "_partials")
 
     def __init__(
         self,
@@ -39,10 +51,12 @@ class CompiledTemplate:
         template: _BoundTemplate,
         names: tuple[str, ...],
         plain: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+        partials: tuple[PartialReference, ...] = (),
     ) -> None:
         self._source = source
         self._template = template
         self._variables = names
+        self._partials = partials
         if plain is None:
             self._texts: tuple[str, ...] | None = None
             self._slots: tuple[tuple[str, str], ...] = ()
@@ -60,6 +74,11 @@ class CompiledTemplate:
     def variables(self) -> list[str]:
         """Sorted free variable names (see :func:`variables`)."""
         return list(self._variables)
+
+    @property
+    def partials(self) -> list[PartialReference]:
+        """The ``{% render %}`` tags, in source order (see :class:`PartialReference`)."""
+        return list(self._partials)
 
     @property
     def is_plain_substitution(self) -> bool:
@@ -80,15 +99,16 @@ class CompiledTemplate:
             data = {key: _plain(key, value) for key, value in _check_values(values).items()}
         return self._render(data)
 
-    def _render(self, data: dict[str, object]) -> str:
-        """Render checked values (a dict owned by the caller)."""
+    def _render(self, data: dict[str, object], partials: Mapping[str, Any] | None = None) -> str:
+        """Render checked values (a dict owned by the caller); ``partials``: what ``{% render %}``
+        may render (names → :class:`~anvil_client.templates.PreparedPrompt`)."""
         texts = self._texts
         if texts is not None:
             text = self._substitute(texts, data)
             if text is not None:
                 return text
         try:
-            return self._template.render_values(data)
+            return self._template.render_values(data, partials)
         except Exception as err:  # noqa: BLE001 - converted, never leaked
             raise _convert_render_error(err, self._source) from err
 
@@ -137,7 +157,7 @@ def compile_template(source: str) -> CompiledTemplate:
 
 
 def _compile(source: str, *, check_names: bool) -> CompiledTemplate:
-    template, analysis, names, plain = _parse(source)
+    template, analysis, names, plain, found = _parse(source)
     if check_names:
         for name in names:
             if _IDENTIFIER.fullmatch(name) and _usable_as_variable(name):
@@ -155,7 +175,9 @@ def _compile(source: str, *, check_names: bool) -> CompiledTemplate:
                     f"keyword, so that they can be declared as parameters"
                 )
             raise TemplateSyntaxError(message, line, column)
-    return CompiledTemplate(source, template, names, plain)
+    partials = tuple(PartialReference(name, arguments, *_line_column(source, index))
+                     for name, arguments, index in found)
+    return CompiledTemplate(source, template, names, plain, partials)
 
 
 def _compiled(source_or_compiled: str | CompiledTemplate) -> CompiledTemplate:

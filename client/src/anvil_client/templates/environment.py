@@ -1,16 +1,22 @@
 """The python-liquid environment for prompts, :class:`AnvilEnvironment`, and the
-one instance of it, :data:`ENVIRONMENT`: its limits, its tags (no ``include`` or
-``render``) and its filters."""
+one instance of it, :data:`ENVIRONMENT`: its limits, its tags (no ``include``;
+``render`` of other prompts, in an isolated scope) and its filters."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Callable, ClassVar
 
+from typing import TextIO
+
 from liquid import Environment
 from liquid.ast import Node
+from liquid.builtin.expressions import StringLiteral
+from liquid.builtin.tags.render_tag import RenderNode, RenderTag
 from liquid.exceptions import LiquidError, LiquidSyntaxError
 from liquid.tag import Tag
+
+from .errors import PartialError, TemplateError, _convert_render_error, _PartialNotFound
 
 from .filters import (
     _guard_filter,
@@ -23,28 +29,93 @@ from .filters import (
     truncate_tokens,
 )
 from .limits import MAX_LOCALS_SIZE, MAX_LOOP_ITERATIONS, MAX_NESTING_DEPTH, MAX_OUTPUT_SIZE
-from .sandbox import _BoundTemplate, _Undefined
+from .sandbox import _BoundTemplate, _RenderContext, _Undefined, _undefined_error
+
+PARTIAL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[A-Za-z0-9_-]{1,64})?")
+"""A partial's name: ``prompt`` (same prompt set) or ``prompt_set.prompt``."""
 
 
-class _ForbiddenTag(Tag):
-    """``include``/``render`` would load other templates: refused at parse time."""
+class _IncludeTag(Tag):
+    """``include`` shares the including template's variables, so what it reads cannot be known from
+    its arguments: refused at parse time (``render`` is the isolated form)."""
 
+    name = "include"
     block = False
 
     def parse(self, stream: Any) -> Node:
         raise LiquidSyntaxError(
-            f"the '{self.name}' tag is not supported: a prompt template cannot "
-            f"include or render other templates",
+            "the 'include' tag is not supported: use {% render 'name', key: value %}, "
+            "which passes the partial exactly the values it needs",
             token=stream.current,
         )
 
 
-class _IncludeTag(_ForbiddenTag):
-    name = "include"
+class _PartialNode(RenderNode):
+    """``{% render 'name', key: value %}``: renders another prompt with only the given arguments.
+
+    The partial comes from the render context's ``partials`` mapping (name → a prepared prompt,
+    :class:`~anvil_client.templates.PreparedPrompt`), so nothing is ever loaded from a file.  Its
+    arguments are checked and converted against the partial's declared parameters.  It writes into the
+    same output buffer and shares the render's loop, time and depth budgets.
+    """
+
+    __slots__ = ()
+
+    def render_to_output(self, context: Any, buffer: TextIO) -> int:
+        name = _partial_name(self)
+        partials = context.partials if isinstance(context, _RenderContext) else None
+        partial = partials.get(name) if partials is not None else None
+        if partial is None:
+            raise _PartialNotFound(name, token=self.name.token)
+        args: dict[str, object] = {}
+        for arg in self.args:
+            value = arg.value.evaluate(context)
+            if type(value) is _Undefined:
+                raise _undefined_error(value)
+            args[arg.name] = value
+        try:
+            partial._render_partial(context, buffer, args)
+        except TemplateError as err:
+            raise PartialError(name, err) from err
+        except Exception as err:  # noqa: BLE001 - liquid's, located in the partial's own source
+            raise PartialError(name, _convert_render_error(err, partial.template.source)) from err
+        return 1
 
 
-class _RenderTag(_ForbiddenTag):
-    name = "render"
+def _partial_name(node: RenderNode) -> str:
+    """The name of a parsed ``{% render %}`` (always a string literal: _PartialTag refuses the rest)."""
+    name = node.name
+    return str(name.value) if isinstance(name, StringLiteral) else str(name)
+
+
+class _PartialTag(RenderTag):
+    """Parses ``{% render 'name' %}`` and ``{% render 'name', key: value, ... %}``; the ``with``/``for``
+    forms and inline snippets are refused (their inputs cannot be checked against the partial's
+    parameters)."""
+
+    node_class = _PartialNode
+
+    def parse(self, stream: Any) -> Node:
+        token = stream.current
+        node = super().parse(stream)
+        assert isinstance(node, RenderNode)
+        if not isinstance(node.name, StringLiteral):
+            raise LiquidSyntaxError("render needs the partial's name in quotes, e.g. {% render 'tone' %}",
+                                    token=token)
+        if node.var is not None:
+            raise LiquidSyntaxError(
+                "render's 'with' and 'for' forms are not supported: pass keyword arguments, "
+                "e.g. {% render 'tone', tier: tier %}", token=token)
+        if not PARTIAL_NAME.fullmatch(str(node.name.value)):
+            raise LiquidSyntaxError(
+                f"{str(node.name.value)[:80]!r} is not a partial name: use 'prompt' (same prompt set) "
+                f"or 'prompt_set.prompt'", token=token)
+        seen: set[str] = set()
+        for arg in node.args:
+            if arg.name in seen:
+                raise LiquidSyntaxError(f"render passes '{arg.name}' twice", token=token)
+            seen.add(arg.name)
+        return node
 
 
 def _locating(get_node: Callable[[Any], Node]) -> Callable[[Any], Node]:
@@ -101,7 +172,7 @@ class AnvilEnvironment(Environment):
     def setup_tags_and_filters(self, *, extra: bool = False) -> None:
         super().setup_tags_and_filters(extra=False)
         self.add_tag(_IncludeTag)
-        self.add_tag(_RenderTag)
+        self.add_tag(_PartialTag)
         for tag in self.tags.values():
             tag.get_node = _locating(tag.get_node)  # type: ignore[method-assign,assignment]
         self.filters["date"] = _make_date_filter(self.filters["date"])

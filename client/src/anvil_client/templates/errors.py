@@ -29,6 +29,7 @@ from .limits import (
     MAX_LOOP_ITERATIONS,
     MAX_NESTING_DEPTH,
     MAX_OUTPUT_SIZE,
+    MAX_PARTIAL_DEPTH,
     MAX_RENDER_SECONDS,
     MAX_TEMPLATE_SIZE,
 )
@@ -42,6 +43,7 @@ class TemplateError(Exception):
     """
 
     message: str
+    message_index: int | None = None  # in a chat prompt: the (0-based) message it happened in
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -138,8 +140,8 @@ class LimitExceeded(RenderError):
     """A resource limit was hit while rendering.
 
     ``limit`` is one of ``"loop_iterations"``, ``"output_size"``,
-    ``"nesting_depth"``, ``"render_time"``, ``"locals_size"`` or
-    ``"number_size"``.
+    ``"nesting_depth"``, ``"render_time"``, ``"locals_size"``,
+    ``"partial_depth"`` or ``"number_size"``.
     """
 
     limit: str
@@ -153,6 +155,25 @@ class LimitExceeded(RenderError):
     ) -> None:
         super().__init__(message, line, column)
         self.limit = limit
+
+
+class PartialError(RenderError):
+    """A partial (``{% render 'name' %}``) failed while rendering.
+
+    ``partial`` is the chain of partials, outermost first (``"tone"``, or ``"common.base → tone"``
+    for a partial's partial); ``error`` is the error as the innermost partial saw it, with the line
+    and column in that partial's own source.
+    """
+
+    partial: str
+    error: TemplateError
+
+    def __init__(self, name: str, error: TemplateError) -> None:
+        inner = error.error if isinstance(error, PartialError) else error
+        chain = f"{name} → {error.partial}" if isinstance(error, PartialError) else name
+        super().__init__(f"in partial '{chain}': {inner.message}")
+        self.partial = chain
+        self.error = inner
 
 
 class ParameterError(TemplateError):
@@ -197,6 +218,10 @@ _LIMIT_MESSAGES = {
         f"variable size limit exceeded: assigned and captured variables may "
         f"use at most {MAX_LOCALS_SIZE} bytes"
     ),
+    "partial_depth": (
+        f"partial depth limit exceeded: partials may render partials at most "
+        f"{MAX_PARTIAL_DEPTH} levels deep"
+    ),
     "number_size": (
         f"number size limit exceeded: integers may have at most about "
         f"{MAX_INTEGER_DIGITS} digits"
@@ -214,6 +239,14 @@ class _AnvilLimitError(ResourceLimitError):
 
 class _FilterLimitError(_AnvilLimitError, FilterArgumentError):
     """Internal: a limit hit inside a filter (liquid then points at the filter)."""
+
+
+class _PartialNotFound(LiquidError):
+    """Internal: ``{% render 'name' %}`` named nothing this render can render."""
+
+    def __init__(self, name: str, token: Any) -> None:
+        super().__init__(f"partial '{name}' not found", token=token)
+        self.name = name
 
 
 class _UndefinedVariable(UndefinedError):

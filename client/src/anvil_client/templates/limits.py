@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 
 
-PARAMETER_TYPES: tuple[str, ...] = ("string", "number", "boolean")
+PARAMETER_TYPES: tuple[str, ...] = ("string", "number", "boolean", "integer", "enum", "list", "object")
 """The types a declared parameter can have."""
+
+_V1_PARAMETER_TYPES: tuple[str, ...] = ("string", "number", "boolean")  # what the previous release knew
+_LIST_ITEM_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "object")  # a list's "items"
+_MAX_SCHEMA_MESSAGE = 300  # longest jsonschema message quoted in a ParameterError
 
 MAX_TEMPLATE_SIZE = 100_000
 """Maximum template source length, in characters."""
@@ -43,3 +47,9 @@ MAX_MARKUP_BRACKETS = 100
 """Maximum number of ``(`` and ``[`` characters in one tag or output statement.
 python-liquid's expression lexer rescans the rest of an expression for each of
 them (quadratic time), so this bounds the cost of compiling a template."""
+
+MAX_PARTIAL_DEPTH = 10
+"""Maximum depth of partials rendering partials (``{% render %}`` inside a partial)."""
+
+MAX_MESSAGES = 100
+"""Maximum number of messages (placeholders included) in a chat prompt."""

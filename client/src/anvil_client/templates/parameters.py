@@ -1,17 +1,42 @@
 """Declared parameters (:class:`Parameter`) and the checking and conversion of
 input values against them (:func:`coerce_values`); values are copied as
-JSON-like data only, which is the sandbox's boundary."""
+JSON-like data only, which is the sandbox's boundary.
+
+A declaration is a mapping such as ``{"name": "tone", "type": "enum",
+"values": ["formal", "casual"]}``.  The types (:data:`PARAMETER_TYPES`):
+
+* ``string``, ``number``, ``boolean``: scalars (the types of the first
+  release; see :attr:`Parameter.is_v1`);
+* ``integer``: a whole number (``"3"`` and ``3.0`` become ``3``);
+* ``enum``: one of the strings listed in ``values``;
+* ``list``: a list whose items all have the scalar type ``items``
+  (``"string"``, ``"number"``, ``"integer"``, ``"boolean"``) or are objects
+  (``"object"``), e.g. few-shot examples for ``{% for ex in examples %}``;
+* ``object``: a mapping with string keys.
+
+``object`` parameters, and ``list`` parameters whose items are objects, may
+give a JSON Schema in ``schema``: every value (every item, for a list) is
+validated against it before rendering.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from .errors import ParameterDefinitionError, ParameterError, RenderError, _describe
-from .limits import _MAX_INTEGER_BITS, _MAX_NUMBER_STRING, _MAX_VALUE_DEPTH, PARAMETER_TYPES
+from .limits import (
+    _LIST_ITEM_TYPES,
+    _MAX_INTEGER_BITS,
+    _MAX_NUMBER_STRING,
+    _MAX_SCHEMA_MESSAGE,
+    _MAX_VALUE_DEPTH,
+    _V1_PARAMETER_TYPES,
+    PARAMETER_TYPES,
+)
 from .parsing import _IDENTIFIER, _usable_as_variable
 
 
@@ -20,18 +45,27 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 Scalar = Union[str, int, float, bool]
 
 
-def _coerce(name: str, type_: str, value: object) -> Scalar:
-    """Coerce one non-None value to a parameter type (raises ParameterError)."""
+def _subject(name: str, item: int | None) -> str:
+    """How a message names the value: ``parameter 'n'`` or ``parameter 'n' item 2``."""
+    return f"parameter '{name}'" if item is None else f"parameter '{name}' item {item}"
+
+
+def _coerce(name: str, type_: str, value: object, item: int | None = None) -> Scalar:
+    """Coerce one non-None value to a scalar parameter type (raises ParameterError).
+
+    ``type_`` is ``"string"``, ``"number"``, ``"boolean"`` or ``"integer"``;
+    ``item`` is the index of the value in a list parameter, for messages.
+    """
     if type_ == "number":
         if isinstance(value, bool):
-            raise ParameterError(name, f"parameter '{name}' must be a number, got {_describe(value)}")
+            raise ParameterError(name, f"{_subject(name, item)} must be a number, got {_describe(value)}")
         if isinstance(value, int):
             if value.bit_length() > _MAX_INTEGER_BITS:
-                raise ParameterError(name, f"parameter '{name}' is too large a number")
+                raise ParameterError(name, f"{_subject(name, item)} is too large a number")
             return int(value)
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise ParameterError(name, f"parameter '{name}' must be a finite number, got {value}")
+                raise ParameterError(name, f"{_subject(name, item)} must be a finite number, got {value}")
             return value
         if isinstance(value, str):
             text = value.strip()
@@ -41,16 +75,22 @@ def _coerce(name: str, type_: str, value: object) -> Scalar:
                 number = float(text)
                 if math.isfinite(number):
                     return number
-                raise ParameterError(name, f"parameter '{name}' must be a finite number, got {_describe(value)}")
-            raise ParameterError(name, f"parameter '{name}' must be a number, got {_describe(value)} which is not a number")
-        raise ParameterError(name, f"parameter '{name}' must be a number, got {_describe(value)}")
+                raise ParameterError(
+                    name, f"{_subject(name, item)} must be a finite number, got {_describe(value)}"
+                )
+            raise ParameterError(
+                name, f"{_subject(name, item)} must be a number, got {_describe(value)} which is not a number"
+            )
+        raise ParameterError(name, f"{_subject(name, item)} must be a number, got {_describe(value)}")
+    if type_ == "integer":
+        return _coerce_integer(name, value, item)
     if type_ == "boolean":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise ParameterError(
-            name, f"parameter '{name}' must be a boolean (true or false), got {_describe(value)}"
+            name, f"{_subject(name, item)} must be a boolean (true or false), got {_describe(value)}"
         )
     # string
     if isinstance(value, str):
@@ -59,13 +99,118 @@ def _coerce(name: str, type_: str, value: object) -> Scalar:
         return "true" if value else "false"
     if isinstance(value, int):
         if value.bit_length() > _MAX_INTEGER_BITS:
-            raise ParameterError(name, f"parameter '{name}' is too large a number")
+            raise ParameterError(name, f"{_subject(name, item)} is too large a number")
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ParameterError(name, f"parameter '{name}' must be a string, got {value}")
+            raise ParameterError(name, f"{_subject(name, item)} must be a string, got {value}")
         return str(value)
-    raise ParameterError(name, f"parameter '{name}' must be a string, got {_describe(value)}")
+    raise ParameterError(name, f"{_subject(name, item)} must be a string, got {_describe(value)}")
+
+
+def _coerce_integer(name: str, value: object, item: int | None = None) -> int:
+    """An ``integer`` value: an int (not bool), a string of ASCII digits with an
+    optional sign and surrounding spaces, or a finite float with no fraction."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > _MAX_INTEGER_BITS:
+            raise ParameterError(name, f"{_subject(name, item)} is too large a number")
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= _MAX_NUMBER_STRING and _INTEGER.fullmatch(text):
+            return int(text)
+    raise ParameterError(name, f"{_subject(name, item)} must be an integer, got {_describe(value)}")
+
+
+def _plain_as(name: str, value: object, subject: str, depth: int = 0) -> object:
+    """:func:`_plain`, with its messages naming the value as ``subject``
+    (``parameter 'x' item 2 has a non-string key 3``)."""
+    try:
+        return _plain(name, value, depth)
+    except ParameterError as err:
+        prefix = f"value of '{name}'"
+        if not err.message.startswith(prefix):
+            raise
+        raise ParameterError(name, subject + err.message[len(prefix):]) from None
+
+
+def _coerce_object(name: str, value: object, item: int | None = None) -> dict[str, object]:
+    """An ``object`` value (or list item): a mapping with string keys, copied as JSON-like data."""
+    subject = _subject(name, item)
+    if not isinstance(value, Mapping):
+        raise ParameterError(name, f"{subject} must be an object, got {_describe(value)}")
+    result = _plain_as(name, value, subject, 0 if item is None else 1)
+    assert isinstance(result, dict)
+    return result
+
+
+def _schema_path(path: Iterable[object]) -> str:
+    """A location in a value as messages show it: ``address.city``, ``tags[2]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _schema_message(message: str) -> str:
+    if len(message) <= _MAX_SCHEMA_MESSAGE:
+        return message
+    return message[: _MAX_SCHEMA_MESSAGE - 3] + "..."
+
+
+def _schema_validator(name: str, schema: dict[str, Any]) -> Any:
+    """Check ``schema`` is a valid JSON Schema and return a validator for it.
+
+    ``jsonschema`` is imported here, not at module level, so that importing
+    ``anvil_client`` stays fast when no declaration uses a schema.  The
+    validator's registry is empty: a ``$ref`` may point inside the schema, never
+    to another document (which ``jsonschema`` would otherwise fetch over the
+    network).
+    """
+    import referencing
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped,unused-ignore]
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped,unused-ignore]
+
+    if "$schema" in schema and validator_for(schema, default=None) is None:
+        raise ParameterDefinitionError(
+            f"schema of parameter '{name}' has an unknown $schema {schema['$schema']!r}", name
+        )
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as err:
+        where = _schema_path(err.absolute_path)
+        raise ParameterDefinitionError(
+            f"schema of parameter '{name}' is not a valid JSON Schema"
+            f"{f' at {where!r}' if where else ''}: {_schema_message(err.message)}",
+            name,
+        ) from None
+    return cls(schema, registry=referencing.Registry())
+
+
+def _check_schema(name: str, validator: Any, value: object, item: int | None = None) -> None:
+    """Validate a value (already a JSON-like copy) against its parameter's schema."""
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
+
+    subject = _subject(name, item)
+    try:
+        error = best_match(validator.iter_errors(value))
+    except Exception as err:  # an unresolvable $ref, a schema recursing forever...
+        raise ParameterError(
+            name, f"{subject} could not be checked against its schema: {_schema_message(str(err))}"
+        ) from None
+    if error is not None:
+        where = _schema_path(error.absolute_path)
+        raise ParameterError(
+            name,
+            f"{subject} does not match its schema{f' at {where!r}' if where else ''}: "
+            f"{_schema_message(error.message)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -75,21 +220,47 @@ class Parameter:
     * ``name``: an identifier ``[A-Za-z_][A-Za-z0-9_]*`` usable as a Liquid
       variable (not a keyword or literal such as ``for``, ``true``, ``empty``,
       and not ``forloop``/``tablerowloop``);
-    * ``type``: one of :data:`PARAMETER_TYPES` (default ``"string"``);
+    * ``type``: one of :data:`PARAMETER_TYPES` (default ``"string"``):
+      ``string``, ``number``, ``boolean``, ``integer``, ``enum``, ``list`` or
+      ``object`` (see :func:`coerce_values` for what each accepts);
     * ``required``: must be given at render time (default ``True``); a
       required parameter cannot have a default;
     * ``default``: value used when an optional parameter is not given; it is
       coerced to ``type`` with the same rules as input values (so ``"3"`` for
-      a number becomes ``3``).
+      a number becomes ``3``, and a ``list`` parameter needs a list);
+    * ``values`` (``enum`` only, and required there): the allowed values, a
+      non-empty list of distinct non-empty strings; kept as a tuple;
+    * ``items`` (``list`` only): the type of every item, one of
+      ``"string"``, ``"number"``, ``"integer"``, ``"boolean"`` or
+      ``"object"``; ``"string"`` when not given;
+    * ``schema`` (``object``, and ``list`` with ``items`` ``"object"``): a JSON
+      Schema (a mapping, checked when the parameter is declared) every value,
+      or every item of a list, must match; it may use ``$ref`` only within
+      itself.  Kept as a copy.
+
+    For example::
+
+        Parameter("n", "integer")
+        Parameter("tone", "enum", values=("formal", "casual"))
+        Parameter("examples", "list", items="object",
+                  schema={"type": "object", "required": ["q", "a"]})
+        Parameter("customer", "object", required=False, default={"tier": "free"})
 
     Construction validates and raises :class:`ParameterDefinitionError`.
+    Parameters compare equal when their declarations are equal; one with a
+    list or object default, or a schema, is not hashable.
     """
 
     name: str
     type: str = "string"
     description: str = ""
     required: bool = True
-    default: Scalar | None = None
+    default: Any = None
+    values: tuple[str, ...] | None = None
+    items: str | None = None
+    schema: Mapping[str, Any] | None = None
+    # The jsonschema validator for ``schema``, built once (not part of the declaration).
+    _validator: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = self.name
@@ -118,6 +289,9 @@ class Parameter:
             raise ParameterDefinitionError(
                 f"'required' of parameter '{name}' must be true or false", name
             )
+        self._check_values_field()
+        self._check_items_field()
+        self._check_schema_field()
         if self.default is not None:
             if self.required:
                 raise ParameterDefinitionError(
@@ -126,7 +300,7 @@ class Parameter:
                     name,
                 )
             try:
-                default = _coerce(name, self.type, self.default)
+                default = self._convert(name, self.type, self.default)
             except ParameterError as err:
                 raise ParameterDefinitionError(
                     f"default of parameter '{name}' does not match its type "
@@ -135,8 +309,153 @@ class Parameter:
                 ) from None
             object.__setattr__(self, "default", default)
 
+    def _check_values_field(self) -> None:
+        name, values = self.name, self.values
+        if self.type != "enum":
+            if values is not None:
+                raise ParameterDefinitionError(
+                    f"parameter '{name}' of type {self.type} cannot have 'values' "
+                    f"(only enum parameters take them)",
+                    name,
+                )
+            return
+        rule = "a non-empty list of distinct non-empty strings"
+        if values is None:
+            raise ParameterDefinitionError(
+                f"parameter '{name}' of type enum needs 'values': {rule}", name
+            )
+        if not isinstance(values, (list, tuple)) or not values:
+            got = "an empty list" if isinstance(values, (list, tuple)) else _describe(values)
+            raise ParameterDefinitionError(f"'values' of parameter '{name}' must be {rule}, got {got}", name)
+        seen: set[str] = set()
+        for value in values:
+            if not isinstance(value, str) or not value:
+                raise ParameterDefinitionError(
+                    f"'values' of parameter '{name}' must be {rule}, "
+                    f"but it has {_describe(value)}",
+                    name,
+                )
+            if value in seen:
+                raise ParameterDefinitionError(
+                    f"'values' of parameter '{name}' must be {rule}, "
+                    f"but it has {_describe(value)} more than once",
+                    name,
+                )
+            seen.add(value)
+        object.__setattr__(self, "values", tuple(str(value) for value in values))
+
+    def _check_items_field(self) -> None:
+        name, items = self.name, self.items
+        if self.type != "list":
+            if items is not None:
+                raise ParameterDefinitionError(
+                    f"parameter '{name}' of type {self.type} cannot have 'items' "
+                    f"(only list parameters take it)",
+                    name,
+                )
+            return
+        if items is None:
+            object.__setattr__(self, "items", "string")
+        elif items not in _LIST_ITEM_TYPES:
+            raise ParameterDefinitionError(
+                f"parameter '{name}' has unknown items type {items!r} "
+                f"(expected one of: {', '.join(_LIST_ITEM_TYPES)})",
+                name,
+            )
+
+    def _check_schema_field(self) -> None:
+        name, schema = self.name, self.schema
+        if schema is None:
+            return
+        if self.type != "object" and not (self.type == "list" and self.items == "object"):
+            raise ParameterDefinitionError(
+                f"parameter '{name}' of type {self.type}"
+                f"{f' (items {self.items!r})' if self.type == 'list' else ''} cannot have a "
+                f"'schema' (only object parameters, and list parameters with items "
+                f"'object', take one)",
+                name,
+            )
+        if not isinstance(schema, Mapping):
+            raise ParameterDefinitionError(
+                f"schema of parameter '{name}' must be a JSON Schema object, got {_describe(schema)}",
+                name,
+            )
+        try:
+            copy = _plain_as(name, schema, f"schema of parameter '{name}'")
+        except ParameterError as err:
+            raise ParameterDefinitionError(err.message, name) from None
+        assert isinstance(copy, dict)
+        object.__setattr__(self, "schema", copy)
+        object.__setattr__(self, "_validator", _schema_validator(name, copy))
+
+    def _convert(self, name: str, type_: str, value: object) -> object:
+        """Coerce one non-None value to this parameter's type (raises ParameterError).
+
+        The same signature as :func:`_coerce`, which it calls for the scalar
+        types, so :class:`_Coercion` can call either without a branch.
+        """
+        if type_ in _V1_PARAMETER_TYPES or type_ == "integer":
+            return _coerce(name, type_, value)
+        if type_ == "enum":
+            allowed = self.values or ()
+            if isinstance(value, str) and value in allowed:
+                return str(value)
+            raise ParameterError(
+                name,
+                f"parameter '{name}' must be one of {', '.join(map(repr, allowed))}, "
+                f"got {_describe(value)}",
+            )
+        validator = self._validator
+        if type_ == "object":
+            result = _coerce_object(name, value)
+            if validator is not None:
+                _check_schema(name, validator, result)
+            return result
+        # list
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(name, f"parameter '{name}' must be a list, got {_describe(value)}")
+        items = self.items or "string"
+        if items == "object":
+            copies = [_coerce_object(name, item, index) for index, item in enumerate(value)]
+            if validator is not None:
+                for index, item in enumerate(copies):
+                    _check_schema(name, validator, item, index)
+            return copies
+        return [_coerce(name, items, item, index) for index, item in enumerate(value)]
+
+    @property
+    def is_v1(self) -> bool:
+        """Whether the previous release can read this declaration (its type is
+        ``string``, ``number`` or ``boolean``): bundles holding only such
+        declarations keep the previous format version."""
+        return self.type in _V1_PARAMETER_TYPES
+
+    def __repr__(self) -> str:
+        # As the generated repr, leaving out the fields of the newer types when unset
+        # (so a string/number/boolean parameter shows as it always has).
+        shown = [
+            f"name={self.name!r}", f"type={self.type!r}", f"description={self.description!r}",
+            f"required={self.required!r}", f"default={self.default!r}",
+        ]
+        shown += [f"{key}={getattr(self, key)!r}" for key in ("values", "items", "schema")
+                  if getattr(self, key) is not None]
+        return f"{type(self).__qualname__}({', '.join(shown)})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A jsonschema validator does not pickle: drop it, and rebuild it on loading.
+        state = dict(self.__dict__)
+        state.pop("_validator", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        schema = state.get("schema")
+        validator = None if schema is None else _schema_validator(self.name, dict(schema))
+        object.__setattr__(self, "_validator", validator)
+
     _FIELDS: ClassVar[frozenset[str]] = frozenset(
-        ["name", "type", "description", "required", "default"]
+        ["name", "type", "description", "required", "default", "values", "items", "schema"]
     )
 
     @classmethod
@@ -144,9 +463,11 @@ class Parameter:
         """Build and validate a parameter from a mapping.
 
         Keys: ``name`` (required), ``type``, ``description``, ``required``,
-        ``default``; a missing or null ``type``/``description``/``required``
-        takes the dataclass default.  Unknown keys are refused (they are
-        usually typos such as ``requried``).
+        ``default``, and for the types that take them ``values`` (enum),
+        ``items`` (list) and ``schema`` (object, list of objects); a missing or
+        null ``type``/``description``/``required``/``values``/``items``/
+        ``schema`` takes the dataclass default.  Unknown keys are refused (they
+        are usually typos such as ``requried``).
         """
         if not isinstance(d, Mapping):
             raise ParameterDefinitionError(
@@ -162,21 +483,37 @@ class Parameter:
                 name if isinstance(name, str) else None,
             )
         kwargs: dict[str, Any] = {"name": name}
-        for key in ("type", "description", "required"):
+        for key in ("type", "description", "required", "values", "items", "schema"):
             if d.get(key) is not None:
                 kwargs[key] = d[key]
         kwargs["default"] = d.get("default")
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"name", "type", "description", "required", "default"}``."""
-        return {
+        """``{"name", "type", "description", "required", "default"}``, plus the
+        type's own keys: ``values`` (a list) for ``enum``, ``items`` (and
+        ``schema`` if given) for ``list``, ``schema`` (if given) for ``object``.
+
+        The result is fresh JSON-like data; ``from_dict(p.to_dict()) == p``.
+        """
+        result: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "description": self.description,
             "required": self.required,
             "default": self.default,
         }
+        if self.type in _V1_PARAMETER_TYPES:
+            return result
+        if isinstance(self.default, (list, dict)):
+            result["default"] = _plain(self.name, self.default)
+        if self.type == "enum":
+            result["values"] = list(self.values or ())
+        elif self.type == "list":
+            result["items"] = self.items
+        if self.schema is not None:
+            result["schema"] = _plain(self.name, self.schema)
+        return result
 
 
 def parse_parameters(items: Iterable[Mapping[str, Any] | Parameter]) -> list[Parameter]:
@@ -276,12 +613,37 @@ def coerce_values(
     * ``string``: strings pass unchanged; ints and floats are converted with
       ``str()`` (``3`` -> ``"3"``, ``2.5`` -> ``"2.5"``), booleans to
       ``"true"``/``"false"``; lists and objects are refused.
+    * ``integer``: ints (not bool) pass (at most about
+      :data:`MAX_INTEGER_DIGITS` digits); strings of ASCII digits with an
+      optional sign, surrounding spaces ignored (``"3"``, ``" -4 "``,
+      ``"+2"``), are parsed; finite floats with no fraction become ``int``
+      (``3.0`` -> ``3``); anything else (``2.5``, ``"2.5"``, ``"1e3"``,
+      ``true``) is refused: ``parameter 'n' must be an integer, got 2.5``.
+    * ``enum``: a string equal to one of the declared ``values`` (exactly:
+      case and spaces count); anything else is refused with the allowed
+      values: ``parameter 'tone' must be one of 'formal', 'casual', got
+      'rude'``.
+    * ``list``: a list or tuple (never a string, which is not split); every
+      item is converted by the rules of the declared ``items`` type (so
+      ``["1", "2"]`` with items ``integer`` gives ``[1, 2]``) or, for items
+      ``object``, must be an object as below; the result is a new list.
+      Errors give the 0-based index: ``parameter 'examples' item 2 must be an
+      object, got 'x'``.
+    * ``object``: a mapping with string keys, copied as JSON-like data (as
+      for undeclared values below); anything else is refused.
+    * With a ``schema``, an ``object`` value, or every item of a ``list`` of
+      objects, must match it; the error gives where in the value and
+      jsonschema's message: ``parameter 'customer' does not match its schema
+      at 'tier': 'gold' is not one of ['free', 'pro']``.
     * Values for names that are not declared parameters are passed through
       (they must still be JSON-like: dict with string keys, list, str, int,
       float, bool, None); a template can use them, and any variable that is
       truly undefined still fails at render time.
     """
     return _Coercion(parse_parameters(parameters)).coerce(_check_values(values))
+
+
+_DEFAULT, _REQUIRED, _COPY_DEFAULT = 0, 1, 2  # what _Coercion does for a parameter not given
 
 
 class _Coercion:
@@ -291,7 +653,19 @@ class _Coercion:
 
     def __init__(self, parameters: Sequence[Parameter]) -> None:
         self.parameters = tuple(parameters)
-        self._plan = tuple((p.name, p.type, p.required, p.default) for p in self.parameters)
+        # Per parameter: name, type, what to do when it is not given (_DEFAULT:
+        # use the default; _REQUIRED: fail; _COPY_DEFAULT: use a copy of the
+        # list/object default), the default, and the converter: _coerce for the
+        # scalar types of the first release, the parameter's own otherwise.
+        plan: list[tuple[str, str, int, object, Callable[[str, str, object], object]]] = []
+        for p in self.parameters:
+            if p.required:
+                missing = _REQUIRED
+            else:
+                missing = _COPY_DEFAULT if isinstance(p.default, (list, dict)) else _DEFAULT
+            convert = _coerce if p.is_v1 or p.type == "integer" else p._convert
+            plan.append((p.name, p.type, missing, p.default, convert))
+        self._plan = tuple(plan)
         self._names = frozenset(p.name for p in self.parameters)
 
     def coerce(self, values: Mapping[str, object]) -> dict[str, object]:
@@ -300,14 +674,17 @@ class _Coercion:
         result: dict[str, object] = {
             key: _plain(key, value) for key, value in values.items() if key not in names
         }
-        for name, type_, required, default in self._plan:
+        for name, type_, missing, default, convert in self._plan:
             value = values.get(name)
             if value is None:
-                if required:
+                if not missing:
+                    result[name] = default
+                elif missing == _REQUIRED:
                     raise ParameterError(name, f"missing required parameter '{name}'")
-                result[name] = default
+                else:
+                    result[name] = _plain(name, default)
             elif type_ == "string" and type(value) is str:
                 result[name] = value
             else:
-                result[name] = _coerce(name, type_, value)
+                result[name] = convert(name, type_, value)
         return result

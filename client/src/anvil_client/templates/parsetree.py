@@ -20,6 +20,7 @@ from liquid.output import NullIO
 from liquid.stringify import to_liquid_string
 from liquid.template import BoundTemplate
 
+from .environment import _partial_name, _PartialNode
 from .sandbox import _BoundedRange, _OutputBuffer, _StaticPath, _stringio_write
 
 
@@ -114,14 +115,19 @@ def _fast_node_class(cls: type[Node]) -> type[Node] | None:
     return fast
 
 
-def _bound_ranges(template: BoundTemplate) -> None:
+def _bound_ranges(template: BoundTemplate) -> list[tuple[str, tuple[str, ...], int]]:
     """Make every range literal in the parse tree refuse huge ranges, and give
-    every node its fast class (see :func:`_fast_node_class`)."""
+    every node its fast class (see :func:`_fast_node_class`).  Returns the
+    ``{% render %}`` tags met: ``(name, argument names, index in the source)``,
+    in source order."""
     static_context = RenderContext(template)
     seen: set[int] = set()
     stack: list[Node] = list(template.nodes)
+    partials: list[tuple[str, tuple[str, ...], int]] = []
     while stack:
         node = stack.pop()
+        if isinstance(node, _PartialNode):
+            partials.append((_partial_name(node), tuple(arg.name for arg in node.args), node.token.start_index))
         for expr in node.expressions():
             _walk_expression(expr, seen)
         stack.extend(node.children(static_context, include_partials=False))
@@ -131,6 +137,8 @@ def _bound_ranges(template: BoundTemplate) -> None:
                 node.__class__ = fast
             except TypeError:  # pragma: no cover - a node class with an unusual layout
                 _FAST_NODE_CLASSES[type(node)] = None
+    partials.sort(key=lambda partial: partial[2])
+    return partials
 
 
 _PLAIN_VALUE_TYPES = frozenset([int, float, bool, type(None), list, dict])

@@ -89,6 +89,7 @@ class _Parsed(NamedTuple):
     analysis: TemplateAnalysis
     names: tuple[str, ...]  # the sorted free variables
     plain: tuple[tuple[str, ...], tuple[str, ...]] | None  # see _plain_substitution
+    partials: tuple[tuple[str, tuple[str, ...], int], ...]  # {% render %} tags: name, arguments, index
 
 
 def _parse(source: str) -> _Parsed:
@@ -126,7 +127,7 @@ def _parse(source: str) -> _Parsed:
 
     plain = _plain_substitution(template)
     try:
-        _bound_ranges(template)
+        partials = _bound_ranges(template)
         analysis = template.analyze(include_partials=False)
     except RecursionError as err:
         raise TemplateSyntaxError("template is nested too deeply to analyze") from err
@@ -139,7 +140,7 @@ def _parse(source: str) -> _Parsed:
             raise TemplateSyntaxError(f"unknown filter '{filter_name}'", line, column)
 
     names = tuple(sorted(str(name) for name in analysis.globals))
-    return _Parsed(template, analysis, names, plain)
+    return _Parsed(template, analysis, names, plain, tuple(partials))
 
 
 # --- names that can be template variables (and so parameters) ------------------

@@ -22,7 +22,14 @@ from liquid.undefined import UNDEFINED, StrictUndefined
 from liquid.utils import ReadOnlyChainMap
 
 from .errors import _AnvilLimitError, _UndefinedVariable
-from .limits import _MAX_INTEGER_BITS, _TIME_CHECK_EVERY, MAX_LOOP_ITERATIONS, MAX_OUTPUT_SIZE, MAX_RENDER_SECONDS
+from .limits import (
+    _MAX_INTEGER_BITS,
+    _TIME_CHECK_EVERY,
+    MAX_LOOP_ITERATIONS,
+    MAX_OUTPUT_SIZE,
+    MAX_PARTIAL_DEPTH,
+    MAX_RENDER_SECONDS,
+)
 
 
 _UNDEFINED_ALLOWED = frozenset(
@@ -192,10 +199,14 @@ class _RenderContext(RenderContext):
     """Render context with a cumulative loop counter, a CPU-time budget and no
     builtin ``now``/``today`` variables."""
 
-    __slots__ = ("_iterations", "_deadline", "_wall_gate", "_ticks")
+    __slots__ = ("_iterations", "_deadline", "_wall_gate", "_ticks", "partials", "partial_depth")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What `{% render 'name' %}` may render (a mapping of names to prepared prompts; see
+        # rendering.PreparedPrompt), and how many partials deep this render is.
+        self.partials: Mapping[str, Any] | None = None
+        self.partial_depth = 0
         # Only the given values, local variables and counters: no `now`/`today`.
         self.scope = _Scope(self.locals, self.globals, self.counters)
         self._iterations = 0
@@ -264,8 +275,30 @@ class _BoundTemplate(BoundTemplate):
     def make_partial_namespace(
         self, partial: bool, render_args: Mapping[str, object]
     ) -> Mapping[str, object]:
-        # liquid would inject a `partial` variable; we have no partials.
+        # liquid would inject a `partial` variable: a partial sees only the arguments it is given.
         return dict(render_args)
+
+    def render_partial(self, parent: _RenderContext, buffer: StringIO, data: dict[str, object],
+                       partials: Mapping[str, Any] | None) -> None:
+        """Render as a partial of ``parent`` into its buffer, seeing only ``data`` (Liquid's isolated
+        ``render`` scope), and sharing the parent's budgets: loop iterations, CPU time, output size
+        (the same buffer), depth and the size of assigned variables."""
+        if parent.partial_depth >= MAX_PARTIAL_DEPTH:
+            raise _AnvilLimitError("partial_depth")
+        carry = parent.loop_iteration_carry
+        for loop in parent.loops:
+            carry *= loop.length
+        child = _RenderContext(self, globals=self.make_globals(data), copy_depth=parent._copy_depth + 1,
+                               parent_context=parent, loop_iteration_carry=carry,
+                               local_namespace_size_carry=parent.get_size_of_locals())
+        child.partials = partials
+        child.partial_depth = parent.partial_depth + 1
+        child._iterations, child._ticks = parent._iterations, parent._ticks
+        child._deadline, child._wall_gate = parent._deadline, parent._wall_gate
+        try:
+            self.render_with_context(child, buffer, partial=True, block_scope=True)
+        finally:
+            parent._iterations, parent._ticks = child._iterations, child._ticks
 
     def make_globals(self, render_args: Mapping[str, object]) -> Mapping[str, object]:
         # liquid chains the values with the template's front matter and
@@ -274,9 +307,11 @@ class _BoundTemplate(BoundTemplate):
             return render_args
         return super().make_globals(render_args)
 
-    def render_values(self, data: dict[str, object]) -> str:
-        """``render(data)`` for a dict the caller owns (it is not copied)."""
+    def render_values(self, data: dict[str, object], partials: Mapping[str, Any] | None = None) -> str:
+        """``render(data)`` for a dict the caller owns (it is not copied); ``partials``: what
+        ``{% render %}`` may render."""
         context = _RenderContext(self, globals=self.make_globals(data))
+        context.partials = partials
         buf = _OutputBuffer(limit=MAX_OUTPUT_SIZE)
         self.render_with_context(context, buf)
         return buf.getvalue()
