@@ -36,6 +36,11 @@ def snapshot(prompts=None, *, name="Emails", description="Email prompts", metada
     }
 
 
+NO_MAPPING_CHANGE = {"added": {}, "removed": {}, "changed": {}}
+# the set-level keys added with chat prompts, model configuration and dependencies, when none of them changed
+UNCHANGED_SET = {"changed_fields": {}, "config": NO_MAPPING_CHANGE, "dependencies": NO_MAPPING_CHANGE,
+                 "locks": NO_MAPPING_CHANGE}
+
 BASE = snapshot({
     "welcome": prompt("Hello {{ name }}\nWelcome to {{ product }}.\nBye"),
     "reminder": prompt("Don't forget {{ thing }}.", name="Reminder",
@@ -50,7 +55,7 @@ BASE = snapshot({
 def test_identical_snapshots_have_no_changes() -> None:
     result = diff_snapshots(BASE, copy.deepcopy(BASE))
     assert result == {
-        "set": {"changed_fields": {}},
+        "set": UNCHANGED_SET,
         "prompts": {"added": [], "removed": [], "unchanged": ["legacy", "reminder", "welcome"], "changed": []},
         "summary": {"added": 0, "removed": 0, "changed": 0, "unchanged": 3},
     }
@@ -58,7 +63,7 @@ def test_identical_snapshots_have_no_changes() -> None:
 
 def test_empty_snapshots() -> None:
     assert diff_snapshots({}, {}) == {
-        "set": {"changed_fields": {}},
+        "set": UNCHANGED_SET,
         "prompts": {"added": [], "removed": [], "unchanged": [], "changed": []},
         "summary": {"added": 0, "removed": 0, "changed": 0, "unchanged": 0},
     }
@@ -78,7 +83,7 @@ def test_added_removed_changed_prompts() -> None:
     assert prompts["unchanged"] == ["welcome"]
     assert [c["slug"] for c in prompts["changed"]] == ["reminder"]
     assert result["summary"] == {"added": 2, "removed": 1, "changed": 1, "unchanged": 1}
-    assert result["set"] == {"changed_fields": {}}
+    assert result["set"] == UNCHANGED_SET
 
 
 def test_result_is_json_serialisable_and_deterministic() -> None:
@@ -154,6 +159,9 @@ def test_prompt_field_changes() -> None:
         },
         "template": None,
         "parameters": {"added": [], "removed": [], "changed": []},
+        "kind": None,
+        "config": NO_MAPPING_CHANGE,
+        "messages": None,
     }
 
 
@@ -339,6 +347,318 @@ def test_side_by_side_edge_cases() -> None:
         side_by_side([{"op": "replace", "old_no": 1, "new_no": 1, "text": "?"}])
 
 
+# ---------------------------------------------------------------- chat messages
+
+
+def system(content):
+    return {"role": "system", "content": content}
+
+
+def user(content):
+    return {"role": "user", "content": content}
+
+
+def chat(messages, **kw):
+    p = prompt("", parameters=[], **kw)
+    p["kind"] = "chat"
+    p["messages"] = messages
+    return p
+
+
+def _chat_change(old_messages, new_messages, **kw) -> dict:
+    old = snapshot({"c": chat(old_messages)})
+    new = snapshot({"c": chat(new_messages)})
+    (change,) = diff_snapshots(old, new, **kw)["prompts"]["changed"]
+    return change
+
+
+def test_message_added_in_the_middle_is_one_add() -> None:
+    sys_msg, history, question = system("Be brief."), {"placeholder": "history"}, user("{{ question }}")
+    example = user("Example: 2+2?")
+    change = _chat_change([sys_msg, history, question], [sys_msg, example, history, question])
+    assert change["kind"] is None
+    assert change["template"] is None
+    assert change["messages"] == {"ops": [
+        {"op": "equal", "old_index": 0, "new_index": 0, "message": sys_msg},
+        {"op": "add", "new_index": 1, "message": example},
+        {"op": "equal", "old_index": 1, "new_index": 2, "message": history},
+        {"op": "equal", "old_index": 2, "new_index": 3, "message": question},
+    ]}
+
+
+def test_message_removed() -> None:
+    change = _chat_change([system("S"), user("a"), user("b")], [system("S"), user("b")])
+    assert [(op["op"], op.get("old_index"), op.get("new_index")) for op in change["messages"]["ops"]] == [
+        ("equal", 0, 0), ("remove", 1, None), ("equal", 2, 1),
+    ]
+    assert change["messages"]["ops"][1]["message"] == user("a")
+
+
+def test_changed_system_message_shows_a_line_diff() -> None:
+    old = [system("You are helpful.\nAnswer in English.\nBe brief."), user("{{ q }}")]
+    new = [system("You are helpful.\nAnswer in {{ language }}.\nBe brief."), user("{{ q }}")]
+    change = _chat_change(old, new)
+    first, second = change["messages"]["ops"]
+    assert second == {"op": "equal", "old_index": 1, "new_index": 1, "message": user("{{ q }}")}
+    assert first["op"] == "change"
+    assert (first["old_index"], first["new_index"]) == (0, 0)
+    assert first["from"] == old[0] and first["to"] == new[0]
+    assert first["content"]["lines"] == [
+        {"op": "equal", "old_no": 1, "new_no": 1, "text": "You are helpful."},
+        {"op": "remove", "old_no": 2, "new_no": None, "text": "Answer in English."},
+        {"op": "add", "old_no": None, "new_no": 2, "text": "Answer in {{ language }}."},
+        {"op": "equal", "old_no": 3, "new_no": 3, "text": "Be brief."},
+    ]
+    assert first["content"]["unified"] == (
+        "--- old/c/messages/0\n"
+        "+++ new/c/messages/0\n"
+        "@@ -1,3 +1,3 @@\n"
+        " You are helpful.\n"
+        "-Answer in English.\n"
+        "+Answer in {{ language }}.\n"
+        " Be brief.\n"
+        "\\ No newline at end of file\n"
+    )
+    # the web view's two-column rows work on message contents as on templates
+    assert side_by_side(first["content"]["lines"])[1] == (
+        {"no": 2, "text": "Answer in English.", "op": "remove"},
+        {"no": 2, "text": "Answer in {{ language }}.", "op": "add"},
+    )
+
+
+def test_moved_message_content_diff_names_both_indices() -> None:
+    change = _chat_change([user("Q"), system("Be brief.")], [user("Hi"), user("Q"), system("Be very brief.")])
+    ops = change["messages"]["ops"]
+    assert [(op["op"], op.get("old_index"), op.get("new_index")) for op in ops] == [
+        ("add", None, 0), ("equal", 0, 1), ("change", 1, 2),
+    ]
+    assert ops[2]["content"]["unified"].startswith("--- old/c/messages/1\n+++ new/c/messages/2\n@@ -1 +1 @@\n")
+
+
+def test_message_content_diff_follows_context() -> None:
+    body = "\n".join(f"rule {i}" for i in range(1, 11))
+    change = _chat_change([system(body)], [system(body.replace("rule 5", "rule five"))], context=0)
+    (op,) = change["messages"]["ops"]
+    assert op["content"]["unified"] == "--- old/c/messages/0\n+++ new/c/messages/0\n@@ -5 +5 @@\n-rule 5\n+rule five\n"
+    assert len(op["content"]["lines"]) == 11
+
+
+def test_placeholder_renamed() -> None:
+    change = _chat_change([system("S"), {"placeholder": "history"}, user("Q")],
+                          [system("S"), {"placeholder": "conversation"}, user("Q")])
+    assert change["messages"]["ops"][1] == {
+        "op": "change", "old_index": 1, "new_index": 1,
+        "from": {"placeholder": "history"}, "to": {"placeholder": "conversation"}, "content": None,
+    }
+    assert [op["op"] for op in change["messages"]["ops"]] == ["equal", "change", "equal"]
+
+
+def test_placeholder_replaced_by_role_message_has_no_content_diff() -> None:
+    change = _chat_change([{"placeholder": "history"}], [user("history")])
+    (op,) = change["messages"]["ops"]
+    assert op["op"] == "change" and op["content"] is None
+
+
+def test_role_changed() -> None:
+    change = _chat_change([user("Summarise {{ text }}")], [system("Summarise {{ text }}")])
+    (op,) = change["messages"]["ops"]
+    assert op == {"op": "change", "old_index": 0, "new_index": 0,
+                  "from": user("Summarise {{ text }}"), "to": system("Summarise {{ text }}"), "content": None}
+
+
+def test_replaced_block_pairs_by_position_and_extra_ones_are_add_or_remove() -> None:
+    change = _chat_change([system("S"), user("a"), user("b"), user("end")],
+                          [system("S"), user("A"), user("end")])
+    ops = change["messages"]["ops"]
+    assert [(op["op"], op.get("old_index"), op.get("new_index")) for op in ops] == [
+        ("equal", 0, 0), ("change", 1, 1), ("remove", 2, None), ("equal", 3, 2),
+    ]
+    assert ops[1]["content"]["lines"] == [
+        {"op": "remove", "old_no": 1, "new_no": None, "text": "a"},
+        {"op": "add", "old_no": None, "new_no": 1, "text": "A"},
+    ]
+    grown = _chat_change([user("x")], [user("y"), user("z")])["messages"]["ops"]
+    assert [(op["op"], op.get("old_index"), op.get("new_index")) for op in grown] == [
+        ("change", 0, 0), ("add", None, 1),
+    ]
+
+
+def test_messages_compared_as_json() -> None:
+    old = snapshot({"c": chat([{"role": "user", "content": "hi"}])})
+    same = snapshot({"c": chat([{"content": "hi", "role": "user"}])})
+    assert diff_snapshots(old, same)["prompts"]["unchanged"] == ["c"]
+    # extra keys too: 1 equals 1.0, True is not 1
+    weighted = snapshot({"c": chat([{"role": "user", "content": "hi", "weight": 1}])})
+    assert diff_snapshots(weighted, snapshot({"c": chat([{"role": "user", "content": "hi", "weight": 1.0}])})
+                          )["prompts"]["unchanged"] == ["c"]
+    (change,) = diff_snapshots(weighted, snapshot({"c": chat([{"role": "user", "content": "hi", "weight": True}])})
+                               )["prompts"]["changed"]
+    assert [op["op"] for op in change["messages"]["ops"]] == ["change"]
+
+
+def test_kind_text_to_chat() -> None:
+    old = snapshot({"p": prompt("Hello {{ name }}")})
+    new = snapshot({"p": chat([system("Greet people."), user("Hello {{ name }}")])})
+    (change,) = diff_snapshots(old, new)["prompts"]["changed"]
+    assert change["kind"] == {"from": "text", "to": "chat"}
+    assert change["messages"] == {"ops": [
+        {"op": "add", "new_index": 0, "message": system("Greet people.")},
+        {"op": "add", "new_index": 1, "message": user("Hello {{ name }}")},
+    ]}
+    assert change["template"]["lines"] == [{"op": "remove", "old_no": 1, "new_no": None, "text": "Hello {{ name }}"}]
+    (back,) = diff_snapshots(new, old)["prompts"]["changed"]
+    assert back["kind"] == {"from": "chat", "to": "text"}
+    assert [op["op"] for op in back["messages"]["ops"]] == ["remove", "remove"]
+
+
+def test_kind_alone_is_a_change() -> None:
+    old = snapshot({"p": prompt("", parameters=[])})
+    new = snapshot({"p": chat([])})
+    (change,) = diff_snapshots(old, new)["prompts"]["changed"]
+    assert change["kind"] == {"from": "text", "to": "chat"}
+    assert change["messages"] is None  # no messages on either side
+
+
+def test_text_prompt_messages_are_none_and_stale_messages_ignored() -> None:
+    old = snapshot({"p": prompt("Hi")})
+    new = snapshot({"p": {**prompt("Hi there"), "messages": [user("left over")]}})
+    (change,) = diff_snapshots(old, new)["prompts"]["changed"]
+    assert change["messages"] is None
+    assert change["kind"] is None
+
+
+# ---------------------------------------------------------------- model configuration
+
+
+def test_prompt_config_changes() -> None:
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    old = snapshot({"p": {**prompt(), "config": {"model": "gpt-4o", "temperature": 0.2, "max_tokens": 256}}})
+    new = snapshot({"p": {**prompt(), "config": {"model": "gpt-4o", "temperature": 0.7, "tools": [tool]}}})
+    (change,) = diff_snapshots(old, new)["prompts"]["changed"]
+    assert change["config"] == {
+        "added": {"tools": [tool]},
+        "removed": {"max_tokens": 256},
+        "changed": {"temperature": {"from": 0.2, "to": 0.7}},
+    }
+    # nothing else changed: the config alone makes the prompt changed
+    assert change["fields"] == {} and change["template"] is None and change["kind"] is None
+    assert change["messages"] is None
+
+
+def test_config_keys_are_sorted() -> None:
+    keys = ["top_p", "model", "seed", "temperature", "max_tokens", "frequency_penalty"]
+    old = snapshot({"p": {**prompt(), "config": {k: 1 for k in keys}}})
+    new = snapshot({"p": {**prompt(), "config": {k: 2 for k in reversed(keys)}}})
+    (change,) = diff_snapshots(old, new)["prompts"]["changed"]
+    assert list(change["config"]["changed"]) == sorted(keys)
+    result = diff_snapshots({"config": {k: 1 for k in keys}}, {"config": {}})
+    assert list(result["set"]["config"]["removed"]) == sorted(keys)
+
+
+def test_config_compared_as_json() -> None:
+    old = snapshot({"p": {**prompt(), "config": {"max_tokens": 256, "response_format": {"type": "json", "strict": True}}}})
+    same = snapshot({"p": {**prompt(), "config": {"response_format": {"strict": True, "type": "json"}, "max_tokens": 256.0}}})
+    assert diff_snapshots(old, same)["prompts"]["unchanged"] == ["p"]
+    other = snapshot({"p": {**prompt(), "config": {"max_tokens": 256, "response_format": {"type": "json", "strict": 1}}}})
+    (change,) = diff_snapshots(old, other)["prompts"]["changed"]
+    assert list(change["config"]["changed"]) == ["response_format"]
+
+
+def test_set_config_changes() -> None:
+    old = {**BASE, "config": {"model": "gpt-4o", "temperature": 0.2}}
+    new = {**BASE, "config": {"model": "gpt-4.1", "temperature": 0.2, "seed": 7}}
+    result = diff_snapshots(old, new)
+    assert result["set"]["config"] == {
+        "added": {"seed": 7}, "removed": {}, "changed": {"model": {"from": "gpt-4o", "to": "gpt-4.1"}},
+    }
+    assert result["set"]["changed_fields"] == {}
+    assert result["summary"] == {"added": 0, "removed": 0, "changed": 0, "unchanged": 3}
+    assert diff_snapshots(new, BASE)["set"]["config"]["removed"] == {"model": "gpt-4.1", "seed": 7, "temperature": 0.2}
+
+
+def test_dependency_changes() -> None:
+    old = {**BASE, "dependencies": {"common": "^1.2", "legal": "~2.0"}}
+    new = {**BASE, "dependencies": {"common": "^1.3", "tone": ">=0.1"}}
+    assert diff_snapshots(old, new)["set"]["dependencies"] == {
+        "added": {"tone": ">=0.1"},
+        "removed": {"legal": "~2.0"},
+        "changed": {"common": {"from": "^1.2", "to": "^1.3"}},
+    }
+
+
+def test_lock_changed() -> None:
+    deps = {"common": "^1.2"}
+    old = {**BASE, "dependencies": deps, "locks": {"common": "1.2.0"}}
+    new = {**BASE, "dependencies": deps, "locks": {"common": "1.3.0"}}
+    result = diff_snapshots(old, new)
+    assert result["set"]["locks"] == {"added": {}, "removed": {}, "changed": {"common": {"from": "1.2.0", "to": "1.3.0"}}}
+    assert result["set"]["dependencies"] == NO_MAPPING_CHANGE
+
+
+# ---------------------------------------------------------------- old snapshots, stability
+
+
+def test_old_snapshots_diff_as_before() -> None:
+    new = copy.deepcopy(BASE)
+    new["metadata"] = {"model": "gpt-4.1"}
+    new["prompts"]["welcome"]["template"] = "Hi {{ name }}\nWelcome to {{ product }}.\nBye"
+    new["prompts"]["reminder"]["parameters"].append(param("when"))
+    result = diff_snapshots(BASE, new)
+    assert result["set"] == {**UNCHANGED_SET, "changed_fields": {"metadata": {"from": {"model": "gpt-4o"},
+                                                                             "to": {"model": "gpt-4.1"}}}}
+    assert [c["slug"] for c in result["prompts"]["changed"]] == ["reminder", "welcome"]
+    for change in result["prompts"]["changed"]:
+        assert (change["kind"], change["config"], change["messages"]) == (None, NO_MAPPING_CHANGE, None)
+    assert result["prompts"]["unchanged"] == ["legacy"]
+
+
+def test_explicit_defaults_equal_missing_keys() -> None:
+    explicit = copy.deepcopy(BASE)
+    explicit.update({"config": {}, "dependencies": {}, "locks": {}})
+    for p in explicit["prompts"].values():
+        p.update({"kind": "text", "config": {}})
+    explicit["prompts"]["legacy"]["messages"] = []
+    explicit["prompts"]["reminder"]["config"] = None
+    for a, b in ((BASE, explicit), (explicit, BASE)):
+        result = diff_snapshots(a, b)
+        assert result["set"] == UNCHANGED_SET
+        assert result["prompts"]["changed"] == []
+        assert result["summary"] == {"added": 0, "removed": 0, "changed": 0, "unchanged": 3}
+
+
+def test_new_keys_are_json_serialisable_deterministic_and_not_aliased() -> None:
+    def build(reverse: bool) -> tuple[dict, dict]:
+        order = reversed if reverse else list
+        old_config = {"model": "gpt-4o", "temperature": 0.2, "stop": ["\n\n"]}
+        new_config = {"model": "gpt-4o", "temperature": 0.7, "stop": ["END"],
+                      "tools": [{"type": "function", "name": "f"}]}
+        old = {**BASE, "config": {k: old_config[k] for k in order(list(old_config))},
+               "dependencies": {"b": "^1", "a": "^2"}, "locks": {"b": "1.0.0", "a": "2.0.0"}}
+        new = {**BASE, "config": {k: new_config[k] for k in order(list(new_config))},
+               "dependencies": {"a": "^3", "c": "*"}, "locks": {"a": "3.1.0", "c": "0.1.0"}}
+        old["prompts"] = {**BASE["prompts"], "c": chat([system("A\nB"), {"placeholder": "h"}], metadata={})}
+        new["prompts"] = {**BASE["prompts"], "c": chat([system("A\nC"), user("q"), {"placeholder": "h"}])}
+        new["prompts"]["c"]["config"] = {k: new_config[k] for k in order(list(new_config))}
+        return copy.deepcopy(old), copy.deepcopy(new)
+
+    a_old, a_new = build(False)
+    b_old, b_new = build(True)
+    before = copy.deepcopy((a_old, a_new))
+    a, b = diff_snapshots(a_old, a_new), diff_snapshots(b_old, b_new)
+    assert json.dumps(a) == json.dumps(b)
+    assert json.loads(json.dumps(a)) == a
+    assert list(a["set"]["config"]["added"]) == ["tools"]
+    assert list(a["set"]["locks"]["changed"]) == ["a"]
+    # mutating the result leaves the inputs alone
+    (change,) = a["prompts"]["changed"]
+    change["messages"]["ops"][0]["to"]["content"] = "mutated"
+    change["config"]["added"]["tools"][0]["name"] = "mutated"
+    a["set"]["config"]["changed"]["temperature"]["to"] = "mutated"
+    a["set"]["config"]["changed"]["stop"]["from"].append("mutated")
+    a["set"]["config"]["changed"]["stop"]["to"].append("mutated")
+    assert (a_old, a_new) == before
+
+
 # ---------------------------------------------------------------- properties
 
 _LINES = st.lists(st.sampled_from(["a", "b", "c", "{{ x }}", "", "  indented"]), max_size=12)
@@ -400,3 +720,33 @@ def test_template_diff_properties(old_t: str, new_t: str, context: int) -> None:
     rows = side_by_side(lines)
     assert [r[0]["no"] for r in rows if r[0]] == [ln["old_no"] for ln in old_side]
     assert [r[1]["no"] for r in rows if r[1]] == [ln["new_no"] for ln in new_side]
+
+
+_MESSAGES = st.lists(st.sampled_from([
+    {"role": "system", "content": "S"}, {"role": "user", "content": "a\nb"}, {"role": "user", "content": "a\nc"},
+    {"role": "assistant", "content": "a\nb"}, {"placeholder": "history"}, {"placeholder": "notes"},
+]), max_size=8)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_MESSAGES, _MESSAGES)
+def test_message_diff_properties(old_m: list, new_m: list) -> None:
+    result = diff_snapshots(snapshot({"c": chat(old_m)}), snapshot({"c": chat(new_m)}))
+    if old_m == new_m:
+        assert result["prompts"]["unchanged"] == ["c"]
+        return
+    (change,) = result["prompts"]["changed"]
+    ops = change["messages"]["ops"]
+    # the ops rebuild both lists, in order, with consecutive 0-based indices
+    old_side = [op for op in ops if op["op"] != "add"]
+    new_side = [op for op in ops if op["op"] != "remove"]
+    assert [op.get("from", op.get("message")) for op in old_side] == old_m
+    assert [op.get("to", op.get("message")) for op in new_side] == new_m
+    assert [op["old_index"] for op in old_side] == list(range(len(old_m)))
+    assert [op["new_index"] for op in new_side] == list(range(len(new_m)))
+    for op in ops:
+        if op["op"] == "change":
+            assert op["from"] != op["to"]
+            both_roles = "role" in op["from"] and "role" in op["to"]
+            same_content = op["from"].get("content") == op["to"].get("content")
+            assert (op["content"] is None) == (not both_roles or same_content)

@@ -29,8 +29,8 @@ def versions(world):
     ("@support/emails@stable/welcome", "Hi Ada (1.1)"),
 ])
 def test_addresses_resolve_and_render(versions, address, expected):
-    text, resolved = render_address(versions.member, address, {"name": "Ada"})
-    assert text == expected
+    result, resolved = render_address(versions.member, address, {"name": "Ada"})
+    assert result["rendered"] == expected
 
 
 @pytest.mark.parametrize("address, part, message", [

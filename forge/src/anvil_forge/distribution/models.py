@@ -71,6 +71,8 @@ class LiveInstance(Timestamped):
     sequence = models.PositiveIntegerField(null=True, blank=True)
     versions = models.JSONField(default=dict, blank=True)
     client_version = models.CharField(max_length=32, blank=True)
+    # The bundle format versions the client reads (clients before format 2 do not say: [1]).
+    bundle_formats = models.JSONField(default=list, blank=True)
     use_counts = models.JSONField(default=dict, blank=True)
     access_token = models.ForeignKey(AccessToken, null=True, on_delete=models.SET_NULL, related_name="+")
     last_seen_at = models.DateTimeField()

@@ -117,10 +117,18 @@ def live_overview(user, project, limit: int = 100) -> tuple[list[LiveInstance], 
     each with ``stale`` and its ``top_uses``), and how many are gone (each app start registers anew)."""
     listed = live_instances(user, project)
     recent = list(listed.filter(last_seen_at__gte=gone_since())[:limit])
+    needed = current_bundle(project)["format_version"] if recent else 1
     for instance in recent:
         instance.stale = is_stale(instance)
+        instance.too_old = needed not in (instance.bundle_formats or [1])
+        instance.needs_format = needed
         instance.top_uses = sorted(instance.use_counts.items(), key=lambda kv: -kv[1])[:3]
     return recent, listed.filter(last_seen_at__lt=gone_since()).count()
+
+
+def instance_too_old(instance: LiveInstance) -> bool:
+    """Whether the instance's client cannot read the format of its project's current bundle."""
+    return current_bundle(instance.project)["format_version"] not in (instance.bundle_formats or [1])
 
 
 def instance_is_stale(instance: LiveInstance) -> bool:

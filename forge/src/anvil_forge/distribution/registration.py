@@ -111,7 +111,17 @@ def clean(data: dict) -> dict:
         "host": text(data, "host", 255), "mode": mode, "receiver_url": receiver_url,
         "receiver_secret": _receiver_secret(data, receiver_url), **clean_held(data),
         "client_version": text(data, "client_version", 32), "use_counts": _use_counts(data),
+        "bundle_formats": _bundle_formats(data),
     }
+
+
+def _bundle_formats(data: dict) -> list[int]:
+    formats = data.get("bundle_formats") or [1]  # a client of the first release reads format 1 only
+    if not isinstance(formats, list) or len(formats) > 16 or not all(
+            isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= 1000 for f in formats):
+        raise ValidationError.field("bundle_formats", "bundle_formats must be a list of up to 16 format versions "
+                                                      "(integers from 1 to 1000)")
+    return sorted(set(formats))
 
 
 def clean_held(data: dict) -> dict:

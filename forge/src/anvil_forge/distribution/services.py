@@ -92,6 +92,11 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishRe
         raise Conflict(f"prompt set '{prompt_set.slug}' is {Status(prompt_set.status).label}: "
                        f"only a LOCKED prompt set can be published (submit it for review and approve it first)")
     version = _version_to_publish(prompt_set, label)
+    unapproved = prompt_queries.unapproved_locks(version)
+    if unapproved:
+        raise Conflict(f"version {version.label} of '{prompt_set.slug}' renders partials of versions nobody "
+                       f"approved: {', '.join(unapproved)}; approve them (or lock approved ones) first",
+                       [{"field": "version", "message": "locks unapproved versions"}])
     current = PublishedVersion.objects.filter(prompt_set=prompt_set).first()
     if current is not None and current.version_id == version.pk:
         return PublishResult(project, prompt_set, version, current_sequence(project), False)

@@ -2,13 +2,20 @@
 
 ::
 
-    {"format": "anvil-project-archive", "format_version": 1,
+    {"format": "anvil-project-archive", "format_version": 2,
      "exported_at": "…", "source": {"forge", "url", "organisation", "project_id", "anvil_version"},
      "content": {"project": {"name", "slug", "description"},
-                 "prompt_sets": [{"slug", "name", "description", "metadata", "status", "last_sequence",
-                                  "prompts": [{"slug", "name", "description", "template", "parameters", "metadata"}],
+                 "prompt_sets": [{"slug", "name", "description", "metadata", "config", "dependencies",
+                                  "status", "last_sequence",
+                                  "prompts": [{"slug", "name", "description", "kind", "template", "messages",
+                                               "parameters", "config", "metadata"}],
                                   "versions": [{"sequence", "label", "changelog", "snapshot"}]}]},
      "checksum": "sha256:…"}
+
+Format 2 (``archive-2.schema.json``) adds chat prompts, model configuration, dependencies and the locks
+versions record. An export is written in format 1 (``archive.schema.json``, without those keys) when the
+project uses none of them, so a FORGE of the previous release can still import it; both are read, and a
+format-1 archive's content is taken with the new keys at their defaults.
 
 ``content`` is everything an import uses and holds no ids, timestamps or
 users, so export → import elsewhere → export gives the same ``content`` and
@@ -33,6 +40,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from anvil_client import model_config
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 from anvil_client.bundle import canonical
@@ -41,7 +49,11 @@ from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 
 FORMAT = "anvil-project-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = (1, 2)
+_V2_PROMPT_KEYS = ("kind", "messages", "config")
+_V2_SET_KEYS = ("config", "dependencies")
+_V2_SNAPSHOT_KEYS = ("config", "dependencies", "locks")
 MAX_DETAILS = 10
 SLUG_RE = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -50,18 +62,21 @@ class InvalidArchive(ValidationError):
     """The archive was refused before anything was imported; ``details`` name the places."""
 
 
-@cache
-def schema() -> dict:
-    """The JSON Schema of format version 1 (shipped beside this module)."""
-    return json.loads(resources.files(__package__).joinpath("archive.schema.json").read_text("utf-8"))
+_SCHEMA_FILES = {1: "archive.schema.json", 2: "archive-2.schema.json"}
 
 
 @cache
-def _validator():
+def schema(version: int = FORMAT_VERSION) -> dict:
+    """The JSON Schema of a format version (shipped beside this module)."""
+    return json.loads(resources.files(__package__).joinpath(_SCHEMA_FILES[version]).read_text("utf-8"))
+
+
+@cache
+def _validator(version: int):
     from jsonschema import Draft202012Validator
 
-    Draft202012Validator.check_schema(schema())
-    return Draft202012Validator(schema())
+    Draft202012Validator.check_schema(schema(version))
+    return Draft202012Validator(schema(version))
 
 
 def checksum(content: Any) -> str:
@@ -80,8 +95,11 @@ def _prompt(prompt) -> dict:
         "slug": prompt.slug,
         "name": prompt.name,
         "description": prompt.description,
+        "kind": prompt.kind,
         "template": prompt.template,
+        "messages": [dict(m) for m in prompt.messages],
         "parameters": list(prompt.parameters),
+        "config": dict(prompt.config),
         "metadata": dict(prompt.metadata),
     }
 
@@ -97,6 +115,8 @@ def _prompt_set(prompt_set) -> dict:
         "name": prompt_set.name,
         "description": prompt_set.description,
         "metadata": dict(prompt_set.metadata),
+        "config": dict(prompt_set.config),
+        "dependencies": dict(prompt_set.dependencies),
         "status": prompt_set.status,
         "last_sequence": prompt_set.last_sequence,
         "prompts": [_prompt(p) for p in sorted(prompt_set.prompts.all(), key=lambda p: p.slug)],
@@ -112,13 +132,58 @@ def build_content(project) -> dict:
     }
 
 
+def _needs_v2(content: dict) -> bool:
+    """Does the content use anything format 1 cannot hold?"""
+    def prompt_v2(prompt: dict) -> bool:
+        return ((prompt.get("kind") or "text") != "text" or bool(prompt.get("config")) or bool(prompt.get("messages"))
+                or "render" in prompt.get("template", "")
+                or any(q.get("type", "string") not in ("string", "number", "boolean") or set(q) - _V1_PARAMETER_KEYS
+                       for q in prompt.get("parameters", [])))
+
+    for prompt_set in content["prompt_sets"]:
+        if any(prompt_set.get(key) for key in _V2_SET_KEYS) or any(prompt_v2(p) for p in prompt_set["prompts"]):
+            return True
+        for version in prompt_set["versions"]:
+            snapshot = version["snapshot"]
+            if any(snapshot.get(key) for key in _V2_SNAPSHOT_KEYS) or any(
+                    prompt_v2(p) or any(key in p for key in _V2_PROMPT_KEYS) for p in snapshot["prompts"].values()):
+                return True
+    return False
+
+
+_V1_PARAMETER_KEYS = frozenset(["name", "type", "description", "required", "default"])
+
+
+def _as_v1(content: dict) -> dict:
+    """Format-2 content that uses nothing new, without the format-2 keys (so format 1 can hold it)."""
+    sets = []
+    for prompt_set in content["prompt_sets"]:
+        prompts = [{k: v for k, v in p.items() if k not in _V2_PROMPT_KEYS} for p in prompt_set["prompts"]]
+        sets.append({**{k: v for k, v in prompt_set.items() if k not in _V2_SET_KEYS}, "prompts": prompts})
+    return {**content, "prompt_sets": sets}
+
+
+def upgraded(content: dict) -> dict:
+    """Format-1 content in the format-2 shape: the new keys at their defaults (snapshots are left as they
+    are: a missing key already means its default there)."""
+    sets = []
+    for prompt_set in content["prompt_sets"]:
+        prompts = [{"kind": "text", "messages": [], "config": {}, **p} for p in prompt_set["prompts"]]
+        sets.append({"config": {}, "dependencies": {}, **prompt_set, "prompts": prompts})
+    return {**content, "prompt_sets": sets}
+
+
 def build(project, source: dict) -> dict:
-    """The archive of a project. ``source``: ``{"forge", "url", "anvil_version"}`` of this FORGE."""
+    """The archive of a project, in the lowest format that holds it. ``source``: ``{"forge", "url",
+    "anvil_version"}`` of this FORGE."""
     content = build_content(project)
+    version = FORMAT_VERSION if _needs_v2(content) else 1
+    if version == 1:
+        content = _as_v1(content)
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "exported_at": now.isoformat().replace("+00:00", "Z"),
         "source": {
             "forge": str(source.get("forge", "")),
@@ -163,19 +228,21 @@ def _refuse(problems: list[tuple[str, str]], lead: str) -> InvalidArchive:
 
 
 def validate(archive: Any) -> dict:
-    """Return the archive if it is a sound format-1 archive whose checksum matches; else raise InvalidArchive."""
+    """Return the archive if it is a sound archive (format 1 or 2) whose checksum matches; else raise
+    InvalidArchive. A format-1 archive's ``content`` is returned in the format-2 shape (see :func:`upgraded`)."""
     if not isinstance(archive, dict):
         raise InvalidArchive.field("archive", "the archive must be a JSON object (an Anvil project archive)")
     if archive.get("format") != FORMAT:
         raise InvalidArchive.field("archive.format", f"this is not an Anvil project archive (format must be "
                                                      f"{FORMAT!r}, not {str(archive.get('format'))[:60]!r})")
     version = archive.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in FORMAT_VERSIONS or isinstance(version, bool):
         raise InvalidArchive.field("archive.format_version",
                                    f"archive format version {str(version)[:20]} is not supported: this FORGE "
-                                   f"reads version {FORMAT_VERSION}")
+                                   f"reads versions {', '.join(map(str, FORMAT_VERSIONS))}")
     try:
-        errors = sorted(_validator().iter_errors(archive), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+        errors = sorted(_validator(version).iter_errors(archive),
+                        key=lambda e: (list(map(str, e.absolute_path)), e.message))
     except RecursionError:
         raise InvalidArchive.field("archive", "the archive is nested too deeply") from None
     if errors:
@@ -187,6 +254,8 @@ def validate(archive: Any) -> dict:
             "the archive's checksum does not match its content: it was changed or damaged after export "
             f"(it says {archive['checksum']}, the content gives {expected})",
             [{"field": "archive.checksum", "message": "does not match the content"}])
+    if version == 1:
+        archive = {**archive, "content": upgraded(archive["content"])}
     problems = _rule_problems(archive["content"])
     if problems:
         raise _refuse(problems, "the archive is not consistent")
@@ -208,7 +277,21 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
         add(("archive.content.project.slug", "not a valid slug"))
     set_slugs: set[str] = set()
     set_names: set[str] = set()
+    all_slugs = {s["slug"] for s in content["prompt_sets"]}
+    versions_in_archive = {(s["slug"], v["label"]) for s in content["prompt_sets"] for v in s["versions"]}
     for prompt_set in content["prompt_sets"]:
+        for dep, spec in (prompt_set.get("dependencies") or {}).items():
+            dwhere = f"archive.content.prompt_sets[{prompt_set['slug']}].dependencies.{dep}"
+            if dep not in all_slugs or dep == prompt_set["slug"]:
+                add((dwhere, f"depends on prompt set '{dep}', which is not another set of the archive"))
+            else:
+                try:
+                    semver_rules.parse_specifier(spec)
+                except semver_rules.VersionError as exc:
+                    add((dwhere, str(exc)))
+        problem = _config_problem(prompt_set.get("config") or {}, removals=False)
+        if problem:
+            add((f"archive.content.prompt_sets[{prompt_set['slug']}].config", problem))
         slug = prompt_set["slug"]
         where = f"archive.content.prompt_sets[{slug}]"
         if not SLUG_RE.fullmatch(slug):
@@ -234,9 +317,8 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
             problem = _parameters_problem(prompt["parameters"])
             if problem:
                 add((f"{pwhere}.parameters", problem))
-            problem = _template_problem(prompt["template"])
-            if problem:
-                add((f"{pwhere}.template", problem))
+            for key, problem in _content_problems(prompt):
+                add((f"{pwhere}.{key}", problem))
         labels: list[str] = []
         previous = 0
         for version in prompt_set["versions"]:
@@ -255,9 +337,11 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
                 problem = _parameters_problem(snap["parameters"])
                 if problem:
                     add((f"{vwhere}.snapshot.prompts[{pslug}].parameters", problem))
-                problem = _template_problem(snap["template"])  # versions are what gets published
-                if problem:
-                    add((f"{vwhere}.snapshot.prompts[{pslug}].template", problem))
+                for key, problem in _content_problems(snap):  # versions are what gets published
+                    add((f"{vwhere}.snapshot.prompts[{pslug}].{key}", problem))
+            for dep, lock in (version["snapshot"].get("locks") or {}).items():
+                if (dep, lock) not in versions_in_archive:
+                    add((f"{vwhere}.snapshot.locks.{dep}", f"locks {dep}@{lock}, which is not in the archive"))
         if prompt_set["last_sequence"] < previous:
             add((f"{where}.last_sequence", f"must be at least the highest version sequence ({previous})"))
     return problems
@@ -269,6 +353,32 @@ def _template_problem(source: str) -> str | None:
     except tpl.TemplateError as exc:
         return f"does not compile: {exc}"
     return None
+
+
+def _config_problem(config: dict, *, removals: bool) -> str | None:
+    try:
+        model_config.check_config({k: v for k, v in config.items() if not (removals and v is None)})
+    except model_config.ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _content_problems(prompt: dict) -> list[tuple[str, str]]:
+    """A prompt's (or a snapshot prompt's) template or messages, and its model configuration."""
+    found = []
+    if (prompt.get("kind") or "text") == "chat":
+        try:
+            tpl.PreparedChat(prompt.get("messages", []), prompt.get("parameters", []))
+        except tpl.TemplateError as exc:
+            found.append(("messages", f"is not valid: {exc}"))
+    else:
+        problem = _template_problem(prompt["template"])
+        if problem:
+            found.append(("template", problem))
+    problem = _config_problem(prompt.get("config") or {}, removals=True)
+    if problem:
+        found.append(("config", problem))
+    return found
 
 
 def _parameters_problem(parameters: list) -> str | None:

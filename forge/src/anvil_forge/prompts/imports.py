@@ -14,14 +14,18 @@ from anvil_forge.core.errors import Conflict
 
 from . import approvals
 from .models import ApprovalSource, Project, Prompt, PromptSet, Status, Version
-from .snapshots import build_snapshot, content_of
-from .validation import check_metadata, check_name, check_parameters, check_template
+from .composition import working_snapshot
+from .snapshots import content_of
+from .validation import (
+    check_config, check_kind, check_messages, check_metadata, check_name, check_parameters, check_template,
+)
 
 
 def _prompt_dict(prompt) -> dict:
-    """A prompt as the archive holds it (peering/archive.py writes the same shape)."""
-    return {"slug": prompt.slug, "name": prompt.name, "description": prompt.description, "template": prompt.template,
-            "parameters": list(prompt.parameters), "metadata": dict(prompt.metadata)}
+    """A prompt as the archive holds it (peering/archive.py writes the same shape, format 2)."""
+    return {"slug": prompt.slug, "name": prompt.name, "description": prompt.description, "kind": prompt.kind,
+            "template": prompt.template, "messages": list(prompt.messages), "parameters": list(prompt.parameters),
+            "config": dict(prompt.config), "metadata": dict(prompt.metadata)}
 
 
 @dataclass
@@ -64,6 +68,7 @@ class ImportResult:
 def _working_copy(prompt_set: PromptSet) -> dict:
     return {
         "name": prompt_set.name, "description": prompt_set.description, "metadata": prompt_set.metadata,
+        "config": prompt_set.config, "dependencies": prompt_set.dependencies,
         "prompts": sorted((_prompt_dict(p) for p in prompt_set.prompts.all()), key=lambda p: p["slug"]),
     }
 
@@ -71,6 +76,7 @@ def _working_copy(prompt_set: PromptSet) -> dict:
 def _archive_working_copy(data: dict) -> dict:
     return {
         "name": data["name"], "description": data["description"], "metadata": data["metadata"],
+        "config": data["config"], "dependencies": data["dependencies"],
         "prompts": sorted(({**p, "parameters": check_parameters(p["parameters"])} for p in data["prompts"]),
                           key=lambda p: p["slug"]),
     }
@@ -132,27 +138,39 @@ def _plan_existing_set(plan: _Plan, prompt_set: PromptSet, data: dict) -> None:
         plan.working_copies_kept.append(prompt_set.slug)
 
 
-def _create_set(actor, project: Project, data: dict, result: ImportResult) -> None:
+def _create_set(actor, project: Project, data: dict, result: ImportResult) -> PromptSet:
+    """The set with its working copy and versions, still LIVE (its status is set once every set exists, as
+    a LOCKED set's approval covers its locks, which may name sets created after it)."""
     prompt_set = PromptSet.objects.create(
         project=project, name=check_name(data["name"]), slug=data["slug"], description=data["description"],
-        metadata=check_metadata(data["metadata"]), status=Status.LIVE, last_sequence=data["last_sequence"],
+        metadata=check_metadata(data["metadata"]), config=check_config(data["config"]),
+        dependencies=dict(data["dependencies"]), status=Status.LIVE, last_sequence=data["last_sequence"],
     )
     for prompt in data["prompts"]:
+        kind = check_kind(prompt["kind"])
+        parameters = check_parameters(prompt["parameters"])
         Prompt.objects.create(
             prompt_set=prompt_set, name=check_name(prompt["name"]), slug=prompt["slug"],
-            description=prompt["description"], template=check_template(prompt["template"]),
-            parameters=check_parameters(prompt["parameters"]), metadata=check_metadata(prompt["metadata"]),
+            description=prompt["description"], kind=kind,
+            template=check_template(prompt["template"]) if kind == "text" else "",
+            messages=check_messages(prompt["messages"], parameters) if kind == "chat" else [],
+            parameters=parameters, config=check_config(prompt["config"], removals=True),
+            metadata=check_metadata(prompt["metadata"]),
         )
     for version in data["versions"]:  # in the archive's order, with its sequence numbers
         Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
                                snapshot=version["snapshot"], sequence=version["sequence"], created_by=actor)
         result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
-    if data["status"] == Status.LOCKED:
-        approvals.approve(prompt_set, build_snapshot(prompt_set), ApprovalSource.IMPORT, actor)
-    if data["status"] != Status.LIVE:  # content first (only a LIVE set takes it), then the status
-        prompt_set.status = data["status"]
-        prompt_set.save(update_fields=["status", "updated_at"])
     result.prompt_sets_created.append(prompt_set.slug)
+    return prompt_set
+
+
+def _set_status(actor, prompt_set: PromptSet, status: str) -> None:
+    if status == Status.LOCKED:
+        approvals.approve(prompt_set, working_snapshot(prompt_set), ApprovalSource.IMPORT, actor)
+    if status != Status.LIVE:  # content first (only a LIVE set takes it), then the status
+        prompt_set.status = status
+        prompt_set.save(update_fields=["status", "updated_at"])
 
 
 
@@ -189,8 +207,9 @@ def apply(actor, organisation, content: dict) -> ImportResult:
                                          description=meta["description"])
     result = ImportResult(project=project, project_created=created, versions_kept=plan.kept,
                           working_copies_kept=plan.working_copies_kept)
-    for data_set in plan.new_sets:
-        _create_set(actor, project, data_set, result)
+    created_sets = [(_create_set(actor, project, data_set, result), data_set["status"]) for data_set in plan.new_sets]
+    for prompt_set, status in created_sets:
+        _set_status(actor, prompt_set, status)
     for prompt_set, added in plan.additions:
         for sequence, version in added:
             Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],

@@ -27,6 +27,11 @@ class Project(Timestamped):
         return self.name
 
 
+class Kind(models.TextChoices):
+    TEXT = "text", "text"
+    CHAT = "chat", "chat"
+
+
 class PromptSet(Timestamped):
     """The unit of versioning. Outside LIVE its content is frozen (database triggers, see migration 0002)."""
 
@@ -35,6 +40,11 @@ class PromptSet(Timestamped):
     slug = models.SlugField(max_length=64)
     description = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Model configuration defaults, merged beneath each prompt's own (anvil_client.model_config.merge).
+    config = models.JSONField(default=dict, blank=True)
+    # Other sets of the project whose prompts this set's prompts render as partials: slug → version
+    # specifier ("^1.2"); a version locks each to the exact version it resolved to (see composition.py).
+    dependencies = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LIVE)
     # Highest version sequence ever given out, so a deleted version's number is never reused.
     last_sequence = models.PositiveIntegerField(default=0)
@@ -60,7 +70,11 @@ class Prompt(Timestamped):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=64)
     description = models.TextField(blank=True)
-    template = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    template = models.TextField(blank=True)  # a text prompt's template
+    # A chat prompt's messages: [{"role", "content"} | {"placeholder"}], validated by anvil_client.templates
+    messages = models.JSONField(default=list, blank=True)
+    config = models.JSONField(default=dict, blank=True)  # model configuration (anvil_client.model_config)
     # [{"name", "type", "description", "required", "default"}], validated by anvil_client.templates
     parameters = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -70,6 +84,7 @@ class Prompt(Timestamped):
         constraints = [
             models.UniqueConstraint(fields=["prompt_set", "slug"], name="prompt_slug_unique"),
             models.UniqueConstraint(fields=["prompt_set", "name"], name="prompt_name_unique"),
+            models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="prompt_kind_valid"),
         ]
 
     def __str__(self):

@@ -11,6 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 
+from anvil_client import composition as composition_shared
+from anvil_client import model_config
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 
@@ -20,16 +22,18 @@ from anvil_forge.core.fuzzy import rank
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.queries import organisations_for, role_subquery
 
-from . import approvals
+from . import approvals, composition, snapshots
+from .composition import dependency_rows as dependency_rows  # the set page's dependencies panel
 from .diff import diff_snapshots
 from .diff import side_by_side as side_by_side  # for the web diff view
 from .models import Approval, Project, Prompt, PromptSet, Version
 from .models import Status as Status  # handed out with the sets
 from .rendering import render_address as render_address  # rendering is a read: the face offers it
+from .rendering import as_text as as_text
+from .rendering import render_draft as render_draft
 from .rendering import render_prompt as render_prompt
-from .rendering import render_template as render_template
+from .rendering import render_resolved as render_resolved
 from .resolver import select_version as select_version
-from .snapshots import build_snapshot
 from .transitions import TRANSITIONS as TRANSITIONS  # the status changes, for the UI's labels
 
 
@@ -100,6 +104,19 @@ def approved_versions(prompt_set: PromptSet) -> list[Version]:
     return [v for v in prompt_set.versions.order_by("-sequence") if approvals.content_digest(v.snapshot) in digests]
 
 
+def locked_versions(project_id, snapshots: list[dict]) -> list[Version]:
+    """The versions these snapshots lock, transitively: the partials a bundle must carry."""
+    return composition.locked_versions(project_id, snapshots)
+
+
+def unapproved_locks(version: Version) -> list[str]:
+    """``set@label`` of the versions this version locks (transitively) whose content no approver approved:
+    publishing would ship unapproved text through a partial."""
+    return [f"{v.prompt_set.slug}@{v.label}" for v in composition.locked_versions(version.prompt_set.project_id,
+                                                                                   [version.snapshot])
+            if approvals.approval_of(v) is None]
+
+
 def get_version(user, pk) -> Version:
     return _get(versions_for(user), pk, "version")
 
@@ -112,21 +129,44 @@ def get_version_by_label(user, prompt_set, label: str) -> Version:
 
 
 def analysis(prompt: Prompt) -> dict:
-    """Variables the template reads, and the parameter check (missing / unused / matched)."""
+    """Variables the template (or the chat prompt's messages) read, the parameter check (missing / unused /
+    matched), the partials it renders and what would fail in them."""
+    empty: dict[str, Any] = {"variables": [], "missing": [], "unused": [], "matched": [], "partials": [],
+                             "placeholders": [], "problems": []}
     try:
-        check = tpl.check_parameters(prompt.template, tpl.parse_parameters(prompt.parameters))
+        prepared = composition_shared.prepare_document(snapshots.prompt_snapshot(prompt))
     except tpl.TemplateError as exc:
-        return {"valid": False, "error": str(exc), "variables": [], "missing": [], "unused": [], "matched": []}
+        return {"valid": False, "error": str(exc), **empty}
+    names = _read(prepared)
+    check = _check(names, [p.name for p in prepared.parameters])
     return {
-        "valid": True, "error": None, "variables": tpl.variables(prompt.template),
+        "valid": True, "error": None, "variables": list(names),
         "missing": check.missing, "unused": check.unused, "matched": check.matched,
+        "partials": _partials(prepared),
+        "placeholders": prepared.placeholders if isinstance(prepared, tpl.PreparedChat) else [],
+        "problems": [str(p) for p in composition.problems(prompt.prompt_set, [prompt.slug])],
     }
+
+
+def _read(prepared) -> list[str]:
+    return prepared.variables if isinstance(prepared, tpl.PreparedChat) else prepared.template.variables
+
+
+def _check(used_names, declared) -> tpl.ParameterCheck:
+    used, names = set(used_names), set(declared)
+    return tpl.ParameterCheck(missing=sorted(used - names), unused=sorted(names - used), matched=sorted(used & names))
+
+
+def _partials(prepared) -> list[dict]:
+    return [{"name": ref.name, "arguments": list(ref.arguments), "line": ref.line, "column": ref.column,
+             "message_index": index} for index, ref in composition_shared.references(prepared)]
 
 
 def diff(user, prompt_set: PromptSet, from_label: str, to_label: str | None = None) -> dict:
     """Structured diff from one version to another, or to the working copy when ``to_label`` is None."""
     old = get_version_by_label(user, prompt_set, from_label).snapshot
-    new = build_snapshot(prompt_set) if to_label is None else get_version_by_label(user, prompt_set, to_label).snapshot
+    new = (composition.working_snapshot(prompt_set) if to_label is None
+           else get_version_by_label(user, prompt_set, to_label).snapshot)
     result = diff_snapshots(old, new)
     result["from"], result["to"] = from_label, to_label
     return result
@@ -232,19 +272,26 @@ def suggested_labels(prompt_set) -> list[tuple[str, str]]:
     return unique
 
 
-def check_draft(template: str, parameters: list) -> dict:
-    """Syntax and parameter checks of an unsaved template and parameter list (the editor's live checks).
+def check_draft(template: str, parameters: list, *, kind: str = "text", messages: list | None = None,
+                config: dict | None = None, prompt_set: PromptSet | None = None, slug: str | None = None) -> dict:
+    """Syntax, parameter, configuration and partial checks of unsaved content (the editor's live checks).
 
-    ``syntax`` is None or {"message", "line", "column"}; ``parameter_errors`` maps a
-    parameter name ("" when unknown) to what is wrong with its declaration; the
-    parameter check compares the declared names with the variables the template reads.
+    ``syntax`` is None or {"message", "line", "column", "message_index"}; ``message_errors`` maps a chat
+    message's index to what is wrong with it; ``parameter_errors`` maps a parameter name ("" when unknown)
+    to what is wrong with its declaration; ``config_errors`` lists {"key", "message"}; the parameter check
+    compares the declared names with the variables the content reads; ``problems`` are partials that
+    would fail (checked against the set's working copy when ``prompt_set`` and ``slug`` are given).
     """
     result: dict[str, Any] = {"syntax": None, "variables": [], "missing": [], "unused": [], "matched": [],
-                              "parameter_errors": {}}
+                              "parameter_errors": {}, "message_errors": {}, "config_errors": [],
+                              "partials": [], "placeholders": [], "problems": []}
     names = []
+    valid_parameters = []
     for item in parameters or []:
         try:
-            names.append(tpl.Parameter.from_dict(item).name)
+            parameter = tpl.Parameter.from_dict(item)
+            names.append(parameter.name)
+            valid_parameters.append(parameter)
         except tpl.ParameterDefinitionError as exc:
             result["parameter_errors"].setdefault(exc.parameter or "", str(exc))
             if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
@@ -254,17 +301,43 @@ def check_draft(template: str, parameters: list) -> dict:
         if name in seen:
             result["parameter_errors"].setdefault(name, f"parameter '{name}' is declared more than once")
         seen.add(name)
+    if isinstance(config, dict):
+        to_check = {k: v for k, v in config.items() if v is not None}
+        result["config_errors"] = [{"key": e.key, "message": str(e)}
+                                   for e in model_config.check_config_all(to_check)]
+    elif config is not None:
+        result["config_errors"] = [{"key": "", "message": "the configuration must be a JSON object"}]
+    unique = list({p.name: p for p in valid_parameters}.values())
+    draft: dict[str, Any] = {"kind": kind, "template": template or "", "messages": messages or [],
+                             "parameters": [p.to_dict() for p in unique]}
     try:
-        compiled = tpl.compile_template(template or "")
+        prepared = composition_shared.prepare_document(draft)
+    except tpl.MessageDefinitionError as exc:
+        if exc.index is not None:
+            result["message_errors"][exc.index] = str(exc)
+        result["syntax"] = {"message": str(exc), "line": None, "column": None, "message_index": exc.index}
+        return result
     except tpl.TemplateSyntaxError as exc:
-        result["syntax"] = {"message": str(exc), "line": exc.line, "column": exc.column}
+        result["syntax"] = {"message": str(exc), "line": exc.line, "column": exc.column,
+                            "message_index": exc.message_index}
+        if exc.message_index is not None:
+            result["message_errors"][exc.message_index] = str(exc)
         return result
     except tpl.TemplateError as exc:
-        result["syntax"] = {"message": str(exc), "line": None, "column": None}
+        result["syntax"] = {"message": str(exc), "line": None, "column": None, "message_index": exc.message_index}
         return result
-    check = tpl.check_parameters(compiled, names)
-    result.update(variables=tpl.variables(compiled), missing=check.missing, unused=check.unused,
-                  matched=check.matched)
+    variables = _read(prepared)
+    check = _check(variables, names)
+    result.update(variables=list(variables), missing=check.missing, unused=check.unused, matched=check.matched,
+                  partials=_partials(prepared),
+                  placeholders=prepared.placeholders if isinstance(prepared, tpl.PreparedChat) else [])
+    if prompt_set is not None and slug:
+        library, origin = composition.library_for(prompt_set)
+        prompts = dict(origin.prompts)
+        prompts[slug] = draft
+        draft_origin = composition_shared.SetVersion(origin.slug, "(draft)", prompts, origin.locks)
+        library.add(draft_origin)
+        result["problems"] = [str(p) for p in library.problems(draft_origin, slug)]
     return result
 
 

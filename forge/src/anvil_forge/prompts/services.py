@@ -22,11 +22,12 @@ from anvil_forge.core.slugs import check_slug, make_slug
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
-from . import approvals, imports
-from .models import ApprovalSource, Project, Prompt, PromptSet, Status, Version
-from .snapshots import build_snapshot
+from . import approvals, composition, imports
+from .models import ApprovalSource, Kind, Project, Prompt, PromptSet, Status, Version
 from .transitions import TRANSITIONS
-from .validation import check_metadata, check_name, check_parameters, check_template
+from .validation import (
+    check_config, check_kind, check_messages, check_metadata, check_name, check_parameters, check_template,
+)
 
 if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
     from anvil_forge.accounts.models import User
@@ -121,6 +122,15 @@ def delete_project(actor: User, project: Project) -> None:
     project.delete()
 
 
+def _ensure_not_depended_on(prompt_set: PromptSet, consequence: str) -> None:
+    """Other sets name this one (in their dependencies and their partials): a slug change or a deletion
+    would break them."""
+    dependents = composition.dependents(prompt_set)
+    if dependents:
+        raise Conflict(f"prompt set '{prompt_set.slug}' is a dependency of {', '.join(dependents)}: "
+                       f"{consequence} (remove the dependency there first)")
+
+
 def _ensure_never_published(versions, what: str) -> None:
     published = list(versions.filter(first_published_at__isnull=False).values_list("prompt_set__slug", "label")[:5])
     if published:
@@ -132,23 +142,24 @@ def _ensure_never_published(versions, what: str) -> None:
 
 @transaction.atomic
 def create_prompt_set(actor: User, project: Project, name: str, slug: str | None = None,
-                      description: str = "", metadata: dict | None = None) -> PromptSet:
+                      description: str = "", metadata: dict | None = None, config: dict | None = None,
+                      dependencies: dict | None = None) -> PromptSet:
     policy.require(actor, Action.EDIT_PROMPTS, project.organisation, "project")
     name = check_name(name)
     slug = check_slug(slug or make_slug(name))
     _unique(PromptSet, {"project": project}, "name", name, label="prompt set")
     _unique(PromptSet, {"project": project}, "slug", slug, label="prompt set")
-    prompt_set = _save(
-        PromptSet(project=project, name=name, slug=slug, description=description or "", metadata=check_metadata(metadata)),
-        f"a prompt set named {name!r} already exists",
-    )
+    prompt_set = PromptSet(project=project, name=name, slug=slug, description=description or "",
+                           metadata=check_metadata(metadata), config=check_config(config))
+    prompt_set.dependencies = composition.check_dependencies(prompt_set, dependencies)
+    prompt_set = _save(prompt_set, f"a prompt set named {name!r} already exists")
     record(actor, project.organisation, "prompt_set.create", prompt_set, {"project": project.slug})
     return prompt_set
 
 
 @transaction.atomic
 def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=None, description=None,
-                      metadata=None) -> PromptSet:
+                      metadata=None, config=None, dependencies=None) -> PromptSet:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
@@ -159,6 +170,7 @@ def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=Non
         _unique(PromptSet, scope, "name", prompt_set.name, exclude=prompt_set, label="prompt set")
         changed.append("name")
     if slug is not None and slug != prompt_set.slug:
+        _ensure_not_depended_on(prompt_set, "its slug cannot change")
         prompt_set.slug = check_slug(slug)
         _unique(PromptSet, scope, "slug", prompt_set.slug, exclude=prompt_set, label="prompt set")
         changed.append("slug")
@@ -168,6 +180,12 @@ def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=Non
     if metadata is not None and metadata != prompt_set.metadata:
         prompt_set.metadata = check_metadata(metadata)
         changed.append("metadata")
+    if config is not None and config != prompt_set.config:
+        prompt_set.config = check_config(config)
+        changed.append("config")
+    if dependencies is not None and dependencies != prompt_set.dependencies:
+        prompt_set.dependencies = composition.check_dependencies(prompt_set, dependencies)
+        changed.append("dependencies")
     if changed:
         _save(prompt_set, "prompt set name or slug already used")
         record(actor, organisation, "prompt_set.update", prompt_set, {"fields": changed})
@@ -181,6 +199,7 @@ def delete_prompt_set(actor: User, prompt_set: PromptSet) -> None:
     policy.require(actor, Action.DELETE_VERSIONED, organisation, "prompt set")
     require_editable(prompt_set)
     _ensure_never_published(prompt_set.versions.all(), "prompt set")
+    _ensure_not_depended_on(prompt_set, "it cannot be deleted")
     record(actor, organisation, "prompt_set.delete", prompt_set,
            {"project": prompt_set.project.slug, "versions": prompt_set.versions.count()})
     prompt_set.delete()
@@ -207,7 +226,7 @@ def change_status(actor: User, prompt_set: PromptSet, status: str) -> PromptSet:
         _ensure_ready_for_review(prompt_set)
     summary = {"from": current.value, "to": target.value}
     if target == Status.LOCKED:  # the approver approves the content under review: the working copy
-        snapshot = build_snapshot(prompt_set)
+        snapshot = composition.working_snapshot(prompt_set)
         approvals.approve(prompt_set, snapshot, ApprovalSource.REVIEW, actor)
         summary["approved_content"] = approvals.content_digest(snapshot)
     prompt_set.status = target
@@ -219,18 +238,39 @@ def change_status(actor: User, prompt_set: PromptSet, status: str) -> PromptSet:
 def _ensure_ready_for_review(prompt_set: PromptSet) -> None:
     problems = []
     for prompt in prompt_set.prompts.all():
-        check = tpl.check_parameters(prompt.template, tpl.parse_parameters(prompt.parameters))
-        if check.missing:
-            problems.append({"field": f"prompts.{prompt.slug}", "message": f"undeclared parameters: {', '.join(check.missing)}"})
+        missing = sorted(set(_variables(prompt)) - {p["name"] for p in prompt.parameters})
+        if missing:
+            problems.append({"field": f"prompts.{prompt.slug}", "message": f"undeclared parameters: {', '.join(missing)}"})
     if problems:
         raise ValidationError("every prompt must declare the parameters its template uses before review", problems)
+    composition.refuse_problems(composition.problems(prompt_set), "a partial would not render")
+
+
+def _variables(prompt: Prompt) -> list[str]:
+    """The names a prompt's template (or, for a chat prompt, its messages) read."""
+    if prompt.kind == Kind.CHAT:
+        return tpl.PreparedChat(prompt.messages, prompt.parameters).variables
+    return tpl.variables(prompt.template)
+
+
+def _check_content(prompt: Prompt) -> None:
+    """A chat prompt's messages against its parameters, and the prompt's partials against the set's working
+    copy (a missing partial, a required parameter not passed, a cycle): refused naming it."""
+    if prompt.kind == Kind.CHAT:
+        prompt.template = ""
+        prompt.messages = check_messages(prompt.messages, prompt.parameters)
+    else:
+        prompt.messages = []
+    prompt.save()
+    composition.refuse_problems(composition.problems(prompt.prompt_set, [prompt.slug]), "the prompt would not render")
 
 
 # --- prompts --------------------------------------------------------------------
 
 @transaction.atomic
 def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | None = None, template: str = "",
-                  parameters: list | None = None, description: str = "", metadata: dict | None = None) -> Prompt:
+                  parameters: list | None = None, description: str = "", metadata: dict | None = None,
+                  kind: str = Kind.TEXT, messages: list | None = None, config: dict | None = None) -> Prompt:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
@@ -239,19 +279,24 @@ def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | Non
     slug = check_slug(slug or make_slug(name).replace("-", "_"))
     _unique(Prompt, {"prompt_set": prompt_set}, "name", name, label="prompt")
     _unique(Prompt, {"prompt_set": prompt_set}, "slug", slug, label="prompt")
+    kind = check_kind(kind)
     prompt = _save(
-        Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "",
-               template=check_template(template), parameters=check_parameters(parameters),
-               metadata=check_metadata(metadata)),
+        Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "", kind=kind,
+               template=check_template(template) if kind == Kind.TEXT else "", messages=messages or [],
+               parameters=check_parameters(parameters), metadata=check_metadata(metadata),
+               config=check_config(config, removals=True)),
         f"a prompt named {name!r} already exists",
     )
-    record(actor, organisation, "prompt.create", prompt, {"prompt_set": prompt_set.slug})
+    _check_content(prompt)
+    record(actor, organisation, "prompt.create", prompt, {"prompt_set": prompt_set.slug, "kind": kind})
     return prompt
 
 
 @transaction.atomic
 def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template=None, parameters=None,
-                  description=None, metadata=None) -> Prompt:
+                  description=None, metadata=None, kind=None, messages=None, config=None) -> Prompt:
+    """Change a prompt. Changing ``kind`` clears the other kind's content (a text prompt's template, a chat
+    prompt's messages) unless it is given too."""
     prompt_set = _locked_set(prompt.prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt")
@@ -266,14 +311,25 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
         prompt.slug = check_slug(slug)
         _unique(Prompt, scope, "slug", prompt.slug, exclude=prompt, label="prompt")
         changed.append("slug")
+    if kind is not None and kind != prompt.kind:
+        prompt.kind = check_kind(kind)
+        changed.append("kind")
     if template is not None and template != prompt.template:
         prompt.template = check_template(template)
         changed.append("template")
+    if messages is not None and messages != prompt.messages:
+        if not isinstance(messages, list):
+            raise ValidationError.field("messages", "messages must be a list")
+        prompt.messages = messages
+        changed.append("messages")
     if parameters is not None:
         parameters = check_parameters(parameters)
         if parameters != prompt.parameters:
             prompt.parameters = parameters
             changed.append("parameters")
+    if config is not None and config != prompt.config:
+        prompt.config = check_config(config, removals=True)
+        changed.append("config")
     if description is not None and description != prompt.description:
         prompt.description = description
         changed.append("description")
@@ -281,7 +337,13 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
         prompt.metadata = check_metadata(metadata)
         changed.append("metadata")
     if changed:
+        if prompt.kind == Kind.TEXT and "kind" in changed and template is None:
+            prompt.template = ""
+        if prompt.kind == Kind.CHAT and "kind" in changed and messages is None:
+            prompt.messages = []
         _save(prompt, "prompt name or slug already used")
+        prompt.prompt_set = prompt_set
+        _check_content(prompt)
         record(actor, organisation, "prompt.update", prompt, {"prompt_set": prompt_set.slug, "fields": changed})
     prompt.prompt_set = prompt_set
     return prompt
@@ -294,12 +356,12 @@ def add_missing_parameters(actor: User, prompt: Prompt) -> list[str]:
     policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt")
     require_editable(prompt_set)
     prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
-    check = tpl.check_parameters(prompt.template, tpl.parse_parameters(prompt.parameters))
-    if not check.missing:
+    missing = sorted(set(_variables(prompt)) - {p["name"] for p in prompt.parameters})
+    if not missing:
         return []
-    added = [tpl.Parameter(name=n).to_dict() for n in check.missing]
+    added = [tpl.Parameter(name=n).to_dict() for n in missing]
     update_prompt(actor, prompt, parameters=list(prompt.parameters) + added)
-    return list(check.missing)
+    return missing
 
 
 @transaction.atomic
@@ -349,7 +411,9 @@ def create_version(actor: User, prompt_set: PromptSet, label: str, changelog: st
     """Snapshot the working copy. Allowed in any status: it does not change the set's content."""
     prompt_set = _locked_set(prompt_set)
     policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt set")
-    return _new_version(actor, prompt_set, label, changelog, build_snapshot(prompt_set), "create")
+    snapshot = composition.snapshot_for_version(prompt_set)
+    return _new_version(actor, prompt_set, label, changelog, snapshot, "create",
+                        {"locks": snapshot["locks"]} if snapshot.get("locks") else None)
 
 
 @transaction.atomic
@@ -398,6 +462,10 @@ def delete_version(actor: User, version: Version) -> None:
     policy.require(actor, Action.DELETE_VERSIONED, organisation, "version")
     if version.first_published_at is not None:
         raise Conflict(f"version {version.label} has been published and cannot be deleted")
+    locking = composition.versions_locking(version)
+    if locking:
+        raise Conflict(f"version {version.label} of '{prompt_set.slug}' is locked by {', '.join(locking)} "
+                       f"and cannot be deleted")
     record(actor, organisation, "version.delete", version, {"prompt_set": prompt_set.slug, "label": version.label})
     version.delete()
 
