@@ -28,6 +28,7 @@ BENCHMARKS = {
     "build": ("bench_bundle_build", "(d) bundle build for 1,000 and 10,000 prompts"),
     "pull": ("bench_pull", "(e) bundle pull throughput"),
     "distribution": ("bench_distribution", "issue 6: push fan-out, publish → stream, 500 streams"),
+    "chat": ("bench_chat", "(f) messages() vs python-liquid; prompt() vs the previous release"),
 }
 
 METHOD = """\

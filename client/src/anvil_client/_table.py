@@ -36,7 +36,7 @@ class _Entry:
     """One servable prompt, compiled and its parameters parsed on first use (so a
     cold start with many prompts does no work for the prompts it does not serve)."""
 
-    __slots__ = ("prompt_id", "data", "metadata", "version", "_prepared", "_library", "_set")
+    __slots__ = ("prompt_id", "data", "metadata", "version", "_prepared", "_text", "_library", "_set")
 
     def __init__(self, prompt_id: str, data: Mapping[str, Any], version: str | None,
                  library: composition.Library | None = None, set_version: composition.SetVersion | None = None
@@ -48,6 +48,7 @@ class _Entry:
         self._library = library
         self._set = set_version
         self._prepared: tpl.PreparedPrompt | tpl.PreparedChat | None = None
+        self._text: tpl.PreparedPrompt | None = None  # the same, once prepared, for a text prompt (prompt()'s path)
 
     def __repr__(self) -> str:
         return f"_Entry({self.prompt_id!r}, version={self.version!r})"
@@ -73,6 +74,8 @@ class _Entry:
             else:
                 prepared = composition.prepare_document(self.data)
             self._prepared = prepared
+            if isinstance(prepared, tpl.PreparedPrompt):
+                self._text = prepared
         return prepared
 
     @property
@@ -178,9 +181,7 @@ class Store:
         entry = self.table.entries.get(prompt_id) or self.fallbacks.get(prompt_id)
         if entry is None:
             raise UnknownPromptError(prompt_id, len(self.table.entries))
-        prepared = entry._prepared or _prepared(entry)
-        if type(prepared) is not tpl.PreparedPrompt:
-            raise PromptKindError(prompt_id, "chat", "prompt()", "messages()")
+        prepared = entry._text or _text(entry)
         uses = self.uses  # approximate under concurrency: counts are reported, never relied on
         uses[prompt_id] = uses.get(prompt_id, 0) + 1
         try:
@@ -371,6 +372,14 @@ def _prepared(entry: _Entry) -> tpl.PreparedPrompt | tpl.PreparedChat:
         return entry.prepared
     except tpl.TemplateError as exc:
         raise PromptRenderError(entry.prompt_id, str(exc)) from None
+
+
+def _text(entry: _Entry) -> tpl.PreparedPrompt:
+    """The entry prepared, for ``prompt()``: a chat prompt is refused naming the call to use."""
+    prepared = _prepared(entry)
+    if not isinstance(prepared, tpl.PreparedPrompt):
+        raise PromptKindError(entry.prompt_id, entry.kind, "prompt()", "messages()")
+    return prepared
 
 
 def _library(bundle: bundles.Bundle, by_set: dict[str, list[tuple[str, dict[str, Any]]]]

@@ -102,25 +102,59 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 
 def parse_variables(pairs: list[str]) -> dict[str, Any]:
+    """``name=value`` (a string, coerced by the parameter's type), ``name:=JSON`` (a JSON value) or
+    ``name:=@FILE`` (the JSON value in a file, e.g. a chat prompt's history: a list of messages)."""
     values: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.rstrip(":"):
-            raise AnvilClientError(f"-v {pair}: expected name=value or name:=JSON")
+            raise AnvilClientError(f"-v {pair}: expected name=value, name:=JSON or name:=@FILE")
         if name.endswith(":"):
             name = name[:-1]
+            what, where = "the value after ':='", pair
+            if value.startswith("@"):
+                what, where, value = f"the file {value[1:]!r}", name, _read_file(name, value[1:])
             try:
                 value = json.loads(value)
             except ValueError as exc:
-                raise AnvilClientError(f"-v {pair}: the value after ':=' is not JSON ({exc})") from None
+                raise AnvilClientError(f"-v {where}: {what} is not JSON ({exc})") from None
             except RecursionError:
-                raise AnvilClientError(f"-v {name}: the value after ':=' is nested too deeply") from None
+                raise AnvilClientError(f"-v {name}: {what} is nested too deeply") from None
         values[name] = value
     return values
 
 
+def _read_file(name: str, path: str) -> str:
+    if not path:
+        raise AnvilClientError(f"-v {name}:=@FILE: name the file after '@'")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError as exc:
+        raise AnvilClientError(f"-v {name}: cannot read {path!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AnvilClientError(f"-v {name}: {path!r} is not UTF-8 text") from None
+
+
+def format_messages(messages: list[dict[str, Any]]) -> str:
+    """A conversation for a terminal: each message under its role (``[system]``), a blank line between."""
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    text = _client(args).prompt(args.prompt_id, **parse_variables(args.variables))
+    prompt = _client(args).get(args.prompt_id)
+    rendered = prompt.render(**parse_variables(args.variables))
+    if args.json:
+        key = "rendered" if isinstance(rendered, str) else "messages"
+        print(json.dumps({"kind": prompt.kind, key: rendered, "config": prompt.config}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    if isinstance(rendered, str):
+        text = rendered
+    else:
+        text = format_messages(rendered)
+        if prompt.config:
+            text += "\n\n[config]\n" + json.dumps(prompt.config, indent=2, ensure_ascii=False)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
@@ -164,9 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
     sub.add_parser("prompts", parents=[common], help="list the prompt ids held").set_defaults(func=cmd_prompts)
-    p = sub.add_parser("render", parents=[common], help="render a prompt from the local cache")
+    p = sub.add_parser("render", parents=[common], help="render a prompt from the local cache",
+                       description="Render a prompt held in the local cache: a text prompt's text, or a chat "
+                                   "prompt's messages, each under its role, and its model configuration.")
     p.add_argument("prompt_id")
-    p.add_argument("-v", "--var", dest="variables", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("-v", "--var", dest="variables", action="append", default=[], metavar="NAME=VALUE",
+                   help="a variable (repeat): NAME=VALUE, NAME:=JSON, or NAME:=@FILE for JSON in a file "
+                        "(a chat prompt's history: -v history:=@history.json)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"kind", "rendered" or "messages", "config"} as JSON')
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("serve-receiver", parents=[common],
                        help="a standalone push receiver (registers itself and keeps the cache up to date)")

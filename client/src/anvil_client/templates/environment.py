@@ -63,7 +63,7 @@ class _PartialNode(RenderNode):
 
     def render_to_output(self, context: Any, buffer: TextIO) -> int:
         name = _partial_name(self)
-        partials = context.partials if isinstance(context, _RenderContext) else None
+        partials = getattr(context, "partials", None) if isinstance(context, _RenderContext) else None
         partial = partials.get(name) if partials is not None else None
         if partial is None:
             raise _PartialNotFound(name, token=self.name.token)

@@ -649,7 +649,7 @@ _DEFAULT, _REQUIRED, _COPY_DEFAULT = 0, 1, 2  # what _Coercion does for a parame
 class _Coercion:
     """:func:`coerce_values` for one list of parameters, parsed once."""
 
-    __slots__ = ("parameters", "_plan", "_names")
+    __slots__ = ("parameters", "_plan", "_names", "_converters")
 
     def __init__(self, parameters: Sequence[Parameter]) -> None:
         self.parameters = tuple(parameters)
@@ -657,16 +657,20 @@ class _Coercion:
         # use the default; _REQUIRED: fail; _COPY_DEFAULT: use a copy of the
         # list/object default), the default, and the converter: _coerce for the
         # scalar types of the first release, the parameter's own otherwise.
-        plan: list[tuple[str, str, int, object, Callable[[str, str, object], object]]] = []
+        plan: list[tuple[str, str, int, object]] = []
+        converters: dict[str, Callable[[str, str, object], object]] = {}
         for p in self.parameters:
             if p.required:
                 missing = _REQUIRED
             else:
                 missing = _COPY_DEFAULT if isinstance(p.default, (list, dict)) else _DEFAULT
-            convert = _coerce if p.is_v1 or p.type == "integer" else p._convert
-            plan.append((p.name, p.type, missing, p.default, convert))
+            if not (p.is_v1 or p.type == "integer"):
+                converters[p.name] = p._convert
+            plan.append((p.name, p.type, missing, p.default))
         self._plan = tuple(plan)
         self._names = frozenset(p.name for p in self.parameters)
+        # (kept apart from the plan, which prompt() walks for every render: most parameters use _coerce)
+        self._converters = converters
 
     def coerce(self, values: Mapping[str, object]) -> dict[str, object]:
         """Coerce values already checked by ``_check_values``."""
@@ -674,7 +678,7 @@ class _Coercion:
         result: dict[str, object] = {
             key: _plain(key, value) for key, value in values.items() if key not in names
         }
-        for name, type_, missing, default, convert in self._plan:
+        for name, type_, missing, default in self._plan:
             value = values.get(name)
             if value is None:
                 if not missing:
@@ -686,5 +690,5 @@ class _Coercion:
             elif type_ == "string" and type(value) is str:
                 result[name] = value
             else:
-                result[name] = convert(name, type_, value)
+                result[name] = self._converters.get(name, _coerce)(name, type_, value)
         return result

@@ -50,7 +50,10 @@ class PreparedPrompt:
 
     def render_keywords(self, values: dict[str, object]) -> str:
         """:meth:`render` for a ``**kwargs`` dict (its keys are known to be strings)."""
-        return self.template._render(self._coercion.coerce(values), self.partials)
+        partials = self.partials
+        if partials is None:  # (most prompts: the call prompt() always made)
+            return self.template._render(self._coercion.coerce(values))
+        return self.template._render(self._coercion.coerce(values), partials)
 
     def _render_partial(self, parent: _RenderContext, buffer: StringIO, arguments: dict[str, object]) -> None:
         """Render as the partial of a ``{% render %}`` tag in ``parent``'s render (see sandbox)."""

@@ -199,14 +199,16 @@ class _RenderContext(RenderContext):
     """Render context with a cumulative loop counter, a CPU-time budget and no
     builtin ``now``/``today`` variables."""
 
+    # partials: what `{% render 'name' %}` may render (names → prepared prompts, see
+    # rendering.PreparedPrompt), set by whoever starts the render (render_values, render_partial);
+    # partial_depth: how many partials deep this render is (unset: 0). Not set in __init__: the
+    # plain render path does not pay for them.
     __slots__ = ("_iterations", "_deadline", "_wall_gate", "_ticks", "partials", "partial_depth")
+    partials: Mapping[str, Any] | None
+    partial_depth: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # What `{% render 'name' %}` may render (a mapping of names to prepared prompts; see
-        # rendering.PreparedPrompt), and how many partials deep this render is.
-        self.partials: Mapping[str, Any] | None = None
-        self.partial_depth = 0
         # Only the given values, local variables and counters: no `now`/`today`.
         self.scope = _Scope(self.locals, self.globals, self.counters)
         self._iterations = 0
@@ -283,7 +285,8 @@ class _BoundTemplate(BoundTemplate):
         """Render as a partial of ``parent`` into its buffer, seeing only ``data`` (Liquid's isolated
         ``render`` scope), and sharing the parent's budgets: loop iterations, CPU time, output size
         (the same buffer), depth and the size of assigned variables."""
-        if parent.partial_depth >= MAX_PARTIAL_DEPTH:
+        depth = getattr(parent, "partial_depth", 0)
+        if depth >= MAX_PARTIAL_DEPTH:
             raise _AnvilLimitError("partial_depth")
         carry = parent.loop_iteration_carry
         for loop in parent.loops:
@@ -292,7 +295,7 @@ class _BoundTemplate(BoundTemplate):
                                parent_context=parent, loop_iteration_carry=carry,
                                local_namespace_size_carry=parent.get_size_of_locals())
         child.partials = partials
-        child.partial_depth = parent.partial_depth + 1
+        child.partial_depth = depth + 1
         child._iterations, child._ticks = parent._iterations, parent._ticks
         child._deadline, child._wall_gate = parent._deadline, parent._wall_gate
         try:

@@ -1,4 +1,6 @@
-"""Demo data: an organisation, a project, two prompt sets with prompts and versions, one LOCKED.
+"""Demo data: an organisation, a project, prompt sets with prompts and versions: 'emails' (LOCKED), 'chat',
+and a chat prompt 'support.reply' whose system message renders the shared partial 'common.tone' (both
+LOCKED and published, so an app can serve them at once).
 
 Idempotent: a second run finds the demo organisation and changes nothing.
 """
@@ -51,6 +53,23 @@ CHAT = [
 ]
 
 
+TONE = ("Tone", "tone",
+        "Be friendly and plain-spoken{% if tier == 'pro' %}; this is a Pro customer, so go into detail{% endif %}.\n"
+        "Never promise refunds.",
+        [{"name": "tier", "type": "string", "description": "the customer's plan: free or pro"}])
+
+REPLY_MESSAGES = [
+    {"role": "system", "content": "You are the support assistant of {{ product }}. {% render 'common.tone', tier: tier %}"},
+    {"placeholder": "history"},
+    {"role": "user", "content": "{{ question }}"},
+]
+REPLY_PARAMETERS = [
+    {"name": "product", "type": "string", "required": False, "default": "Acme Cloud"},
+    {"name": "tier", "type": "enum", "values": ["free", "pro"], "required": False, "default": "free"},
+    {"name": "question", "type": "string", "description": "the customer's new message"},
+]
+
+
 class Command(BaseCommand):
     help = "Load demo data (idempotent) and print the demo logins."
 
@@ -60,11 +79,14 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already present; nothing changed.")
         else:
             self._load()
-            self.stdout.write(self.style.SUCCESS("Demo data loaded: acme/support with prompt sets 'emails' (LOCKED) and 'chat'."))
+            self.stdout.write(self.style.SUCCESS("Demo data loaded: acme/support with prompt sets 'emails' (LOCKED), "
+                                                 "'chat', and 'support' + 'common' (LOCKED, published)."))
         self.stdout.write("")
         self.stdout.write("  Admin login:  " + ADMIN_EMAIL + "  /  " + passwords[ADMIN_EMAIL])
         self.stdout.write("  Member login: " + MEMBER_EMAIL + "  /  " + passwords[MEMBER_EMAIL])
         self.stdout.write("  Try: anvil render acme/support/emails@stable/welcome -v name=Ada")
+        self.stdout.write("       anvil render acme/support/support/reply -v question='Where is my invoice?'"
+                          " -v history='[]'")
 
     def _logins(self) -> dict:
         """Create the two demo users once; their passwords are kept in the data directory."""
@@ -113,3 +135,24 @@ class Command(BaseCommand):
         system = chat.prompts.get(slug="system")
         prompts.update_prompt(member, system, template=system.template + "\nNever promise refunds.")
         prompts.create_version(member, chat, "0.2.0", "No refund promises")
+        self._load_composed(admin, member, project)
+
+    def _load_composed(self, admin, member, project):
+        """A chat prompt with a model configuration, rendering a partial of another set (docs/templates.md)."""
+        from anvil_forge.distribution import services as distribution
+
+        common = prompts.create_prompt_set(admin, project, "Common", "common", "Pieces shared by many prompts")
+        name, slug, template, params = TONE
+        prompts.create_prompt(admin, common, name, slug, template, params)
+        prompts.create_version(admin, common, "1.0.0", "Shared tone of voice")
+        support = prompts.create_prompt_set(admin, project, "Support", "support", "The support chat",
+                                            config={"model": "gpt-4o-mini", "temperature": 0.3},
+                                            dependencies={"common": "^1.0"})
+        prompts.create_prompt(admin, support, "Reply", "reply", kind="chat", messages=REPLY_MESSAGES,
+                              parameters=REPLY_PARAMETERS, config={"max_tokens": 400},
+                              description="Answers the customer's newest message, given the conversation so far")
+        prompts.create_version(admin, support, "1.0.0", "First chat reply (locks common 1.0.0)")
+        for prompt_set in (common, support):
+            prompts.change_status(member, prompt_set, "review")
+            prompts.change_status(admin, prompt_set, "locked")
+            distribution.publish(admin, prompt_set)
