@@ -190,8 +190,8 @@ class Library:
         else:
             depth = self._depth(set_version, prompt_slug, 0)
             if depth > tpl.MAX_PARTIAL_DEPTH:
-                problems.append(Problem(origin, f"partials are nested {depth} levels deep (at most "
-                                                f"{tpl.MAX_PARTIAL_DEPTH})"))
+                problems.append(Problem(origin, f"partials are nested more than {tpl.MAX_PARTIAL_DEPTH} levels "
+                                                f"deep (a render allows {tpl.MAX_PARTIAL_DEPTH})"))
         return problems
 
     def _unresolvable(self, origin: SetVersion, name: str) -> str | None:

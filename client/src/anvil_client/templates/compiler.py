@@ -175,7 +175,8 @@ def _compile(source: str, *, check_names: bool) -> CompiledTemplate:
                     f"keyword, so that they can be declared as parameters"
                 )
             raise TemplateSyntaxError(message, line, column)
-    partials = tuple(PartialReference(name, arguments, *_line_column(source, index))
+    # (liquid's token is the tag's name: point at the tag's opening "{%")
+    partials = tuple(PartialReference(name, arguments, *_line_column(source, max(0, source.rfind("{%", 0, index + 1))))
                      for name, arguments, index in found)
     return CompiledTemplate(source, template, names, plain, partials)
 
