@@ -85,7 +85,9 @@ def test_prompts_carry_their_template_analysis(world, as_role):
     prompt = created.json()
     assert (prompt["slug"], prompt["flat_id"]) == ("follow_up", "emails.follow_up")
     assert prompt["analysis"] == {"valid": True, "error": None, "variables": ["name", "topic"],
-                                  "missing": ["topic"], "unused": ["tone"], "matched": ["name"]}
+                                  "missing": ["topic"], "unused": ["tone"], "matched": ["name"],
+                                  "partials": [], "placeholders": [], "problems": []}
+    assert (prompt["kind"], prompt["messages"], prompt["config"]) == ("text", [], {})
     assert prompt["parameters"][1] == {"name": "tone", "type": "string", "description": "", "required": False,
                                        "default": "warm"}
     assert member.get(f"/prompts/{prompt['id']}").json() == prompt
@@ -131,7 +133,8 @@ def test_edits_to_a_locked_set_are_refused(world, as_role):
 def test_render_the_working_copy(world, as_role):
     member = as_role("member")
     rendered = member.post(f"/prompts/{world.prompt.pk}/render", {"variables": {"name": "Ada"}})
-    assert rendered.status_code == 200 and rendered.json() == {"rendered": "Hello Ada!"}
+    assert rendered.status_code == 200 and rendered.json() == {"kind": "text", "rendered": "Hello Ada!",
+                                                               "messages": None, "config": {}}
     error = assert_error(member.post(f"/prompts/{world.prompt.pk}/render", {}), 422, "validation_error",
                          "variables.name")
     assert "name" in error["message"]

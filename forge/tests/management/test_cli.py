@@ -1,4 +1,5 @@
 import io
+import json
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from anvil_forge.accounts.models import User
 from anvil_forge.orgs.models import Organisation
+from anvil_forge.prompts import services as prompt_services
 from anvil_forge.prompts.models import PromptSet, Version
 
 
@@ -57,6 +59,65 @@ def test_render_errors_are_clear(db, settings, tmp_path, args, message):
     run("demo")
     with pytest.raises(CommandError, match=message):
         run("render", *args)
+
+
+@pytest.fixture
+def chat_prompt(world):
+    """A chat prompt in a set whose model configuration defaults lie beneath the prompt's own, versioned 1.0.0."""
+    chat = prompt_services.create_prompt_set(world.owner, world.project, "Chat", "chat",
+                                             config={"model": "gpt-4o-mini", "temperature": 0.2})
+    prompt_services.create_prompt(
+        world.owner, chat, "Reply", "reply", parameters=[{"name": "customer"}, {"name": "question"}], kind="chat",
+        messages=[{"role": "system", "content": "You help {{ customer }}."}, {"placeholder": "history"},
+                  {"role": "user", "content": "{{ question }}"}],
+        config={"temperature": 0.7, "max_tokens": 300})
+    prompt_services.create_version(world.owner, chat, "1.0.0")
+    return chat
+
+
+HISTORY = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi! How can I help?"}]
+
+
+def test_render_a_chat_prompt_prints_each_message_under_its_role_then_the_config(chat_prompt, tmp_path):
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps(HISTORY), encoding="utf-8")
+    out = run("render", "acme/support/chat@1.0.0/reply", "-v", "customer=Ann", "-v", "question=Refund?",
+              "-v", f"history:=@{history}")
+    assert out == ("[system]\nYou help Ann.\n\n[user]\nHello\n\n[assistant]\nHi! How can I help?\n\n"
+                   "[user]\nRefund?\n\n[config]\n"
+                   + json.dumps({"model": "gpt-4o-mini", "temperature": 0.7, "max_tokens": 300}, indent=2) + "\n")
+
+
+def test_render_json_prints_the_whole_result(chat_prompt):
+    out = run("render", "acme/support/chat/reply", "--json", "-v", "customer=Ann", "-v", "question=Refund?",
+              "-v", "history:=[]", "--as", "member@example.com")
+    assert json.loads(out) == {
+        "kind": "chat", "rendered": None,
+        "messages": [{"role": "system", "content": "You help Ann."}, {"role": "user", "content": "Refund?"}],
+        "config": {"model": "gpt-4o-mini", "temperature": 0.7, "max_tokens": 300}}
+    text = run("render", "acme/support/emails/welcome", "--json", "-v", "name=Ada")
+    assert json.loads(text) == {"kind": "text", "rendered": "Hello Ada!", "messages": None, "config": {}}
+
+
+def test_a_text_prompt_still_prints_only_its_text(world):
+    prompt_services.update_prompt_set(world.owner, world.pset, config={"model": "gpt-4o"})
+    assert run("render", "acme/support/emails/welcome", "-v", "name=Ada") == "Hello Ada!\n"
+
+
+@pytest.mark.parametrize("history, message", [
+    ("history:=@{missing}", "-v history: cannot read"),
+    ("history:=@{bad}", "-v history: the file .* is not JSON"),
+    ("history:=@", "name the file after '@'"),
+    ("history:={good}", "not JSON"),  # no '@': the text itself must be JSON
+    ('history:=[{{"role": "tool", "content": "x"}}]', "placeholder 'history' message 0: role 'tool'"),
+])
+def test_chat_render_errors_are_clear(chat_prompt, tmp_path, history, message):
+    (tmp_path / "bad.json").write_text("[{", encoding="utf-8")
+    (tmp_path / "good.json").write_text("[]", encoding="utf-8")
+    names = {"missing": tmp_path / "missing.json", "bad": tmp_path / "bad.json", "good": tmp_path / "good.json"}
+    with pytest.raises(CommandError, match=message):
+        run("render", "acme/support/chat/reply", "-v", "customer=A", "-v", "question=q", "-v",
+            history.format(**names))
 
 
 def test_createuser_and_createadmin(db):

@@ -234,3 +234,27 @@ def test_the_database_refuses_changing_a_locked_sets_config_or_dependencies(worl
             PromptSet.objects.filter(pk=support.pk).update(**change)
     assert refresh(support).config == {"model": "gpt-4o-mini", "temperature": 0.2}
     assert refresh(support).dependencies == {"common": "^1.0"}
+
+
+def test_content_of_the_other_kind_is_refused_and_changing_kind_clears_it(world):
+    with pytest.raises(ValidationError) as info:
+        prompts.create_prompt(world.owner, world.pset, "Chat", "chat", "a template", kind="chat")
+    assert field_of(info) == "template"
+    with pytest.raises(ValidationError) as info:
+        prompts.update_prompt(world.owner, world.prompt, messages=[{"role": "user", "content": "x"}])
+    assert field_of(info) == "messages"
+    chat = prompts.update_prompt(world.owner, world.prompt, kind="chat",
+                                 messages=[{"role": "user", "content": "Hello {{ name }}!"}])
+    assert (chat.kind, chat.template) == ("chat", "")
+    back = prompts.update_prompt(world.owner, refresh(chat), kind="text", template="Hi {{ name }}")
+    assert (back.kind, back.messages, back.template) == ("text", [], "Hi {{ name }}")
+
+
+def test_review_needs_a_chat_prompts_variables_declared_and_its_partials_sound(world, sets):
+    common, tone, support, reply = sets
+    prompts.update_prompt(world.owner, reply, parameters=[{"name": "tier"}])  # `question` no longer declared
+    with pytest.raises(ValidationError, match="must declare the parameters") as info:
+        prompts.change_status(world.member, support, "review")
+    assert info.value.details == [{"field": "prompts.reply", "message": "undeclared parameters: question"}]
+    assert prompts.add_missing_parameters(world.owner, reply) == ["question"]
+    prompts.change_status(world.member, support, "review")

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
@@ -182,6 +182,7 @@ class InstanceIn(Schema):
     sequence: int | None = None
     versions: dict[str, str] = {}
     client_version: Text = ""
+    bundle_formats: list[int] = []
     use_counts: dict[str, int] = {}
 
 
@@ -193,9 +194,16 @@ class InstanceOut(Resource):
     sequence: int | None
     versions: dict[str, str]
     client_version: str
+    bundle_formats: list[int]
     use_counts: dict[str, int]
     last_seen_at: datetime.datetime
     stale: bool
+    too_old: bool = Field(description="the client cannot read the format of the project's current bundle: it "
+                                      "keeps serving what it holds until it is upgraded")
+
+    @staticmethod
+    def resolve_too_old(obj):
+        return dist_queries.instance_too_old(obj)
 
     @staticmethod
     def resolve_stale(obj):

@@ -68,4 +68,5 @@ def create_prompt_set(request, id: uuid.UUID, payload: PromptSetCreate):
     user = actor(request)
     project = prompt_queries.get_project(user, id)
     return Status(201, prompt_services.create_prompt_set(user, project, payload.name, payload.slug,
-                                                         payload.description, payload.metadata))
+                                                         payload.description, payload.metadata,
+                                                         config=payload.config, dependencies=payload.dependencies))

@@ -24,7 +24,7 @@ def get_prompt_set(request, id: uuid.UUID):
 
 @router.patch("/prompt_sets/{uuid:id}", response={200: PromptSetOut, **WRITE})
 def update_prompt_set(request, id: uuid.UUID, payload: PromptSetUpdate):
-    """Edit the set (only while LIVE)."""
+    """Edit the set (only while LIVE). `config` and `dependencies` replace the whole object."""
     user = actor(request)
     return prompt_services.update_prompt_set(user, prompt_queries.get_prompt_set(user, id),
                                              **payload.dict(exclude_unset=True))
@@ -54,10 +54,11 @@ def list_prompts(request, id: uuid.UUID, page: PageQuery):
 
 @router.post("/prompt_sets/{uuid:id}/prompts", response={201: PromptOut, **WRITE})
 def create_prompt(request, id: uuid.UUID, payload: PromptCreate):
-    """Add a prompt to the set (only while LIVE). The template must compile."""
+    """Add a prompt to the set (only while LIVE): a text prompt (`template`) or a chat prompt (`kind: chat`,
+    `messages`). Its template or messages must compile and its partials resolve."""
     user = actor(request)
     prompt_set = prompt_queries.get_prompt_set(user, id)
     parameters = None if payload.parameters is None else [p.dict() for p in payload.parameters]
     return Status(201, prompt_services.create_prompt(
         user, prompt_set, payload.name, payload.slug, payload.template, parameters, payload.description,
-        payload.metadata))
+        payload.metadata, kind=payload.kind, messages=payload.messages, config=payload.config))

@@ -24,7 +24,8 @@ def get_prompt(request, id: uuid.UUID):
 
 @router.patch("/prompts/{uuid:id}", response={200: PromptOut, **WRITE})
 def update_prompt(request, id: uuid.UUID, payload: PromptUpdate):
-    """Edit the prompt (only while its set is LIVE). `parameters` replaces the whole list."""
+    """Edit the prompt (only while its set is LIVE). `parameters`, `messages` and `config` replace the whole
+    list or object; changing `kind` clears the other kind's content unless it is sent too."""
     user = actor(request)
     changes = payload.dict(exclude_unset=True)
     if changes.get("parameters") is not None and payload.parameters is not None:  # the same test, for mypy
@@ -41,16 +42,25 @@ def delete_prompt(request, id: uuid.UUID):
 
 @router.post("/prompts/{uuid:id}/render", response={200: RenderOut, **WRITE}, auth=READ_ONLY_AUTH)
 def render_prompt(request, id: uuid.UUID, payload: RenderIn):
-    """Render the prompt's working copy. Needs only the `read` scope."""
+    """Render the prompt's working copy (its partials against each dependency's newest matching version):
+    `rendered` for a text prompt, `messages` for a chat prompt, and the merged model `config`. Needs only
+    the `read` scope."""
     prompt = prompt_queries.get_prompt(actor(request), id)
-    return {"rendered": prompt_queries.render_prompt(prompt, payload.variables)}
+    return _presented(prompt_queries.render_prompt(prompt, payload.variables))
 
 
 @router.post("/render", response={200: AddressRenderOut, **WRITE}, auth=READ_ONLY_AUTH, tags=["rendering"])
 def render_address(request, payload: AddressRenderIn):
     """Render by address, `[org/]project/prompt_set[@version]/prompt`, with any version specifier
     (`1.2.0`, `latest`, `stable`, `^1.2`, `~1.2.3`, `>=1.0.0 <2.0.0`; none = the working copy).
-    A wrong part of the address is named in `details`. Needs only the `read` scope."""
-    text, resolved = prompt_queries.render_address(actor(request), payload.address, payload.variables)
-    return {"rendered": text, "address": resolved.address, "prompt_set_id": resolved.prompt_set.pk,
+    A wrong part of the address is named in `details`. A version renders its partials from the versions it
+    locks. Answers `rendered` (text prompt) or `messages` (chat prompt) and the merged model `config`.
+    Needs only the `read` scope."""
+    result, resolved = prompt_queries.render_address(actor(request), payload.address, payload.variables)
+    return {**_presented(result), "address": resolved.address, "prompt_set_id": resolved.prompt_set.pk,
             "prompt": resolved.prompt_slug, "version": resolved.version_label}
+
+
+def _presented(result: dict) -> dict:
+    return {"kind": result["kind"], "rendered": result["rendered"], "messages": result["messages"],
+            "config": result["config"]}

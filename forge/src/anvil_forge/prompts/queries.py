@@ -144,7 +144,9 @@ def analysis(prompt: Prompt) -> dict:
         "missing": check.missing, "unused": check.unused, "matched": check.matched,
         "partials": _partials(prepared),
         "placeholders": prepared.placeholders if isinstance(prepared, tpl.PreparedChat) else [],
-        "problems": [str(p) for p in composition.problems(prompt.prompt_set, [prompt.slug])],
+        # (a prompt without partials has no partial problems: no need to read the rest of the set)
+        "problems": ([str(p) for p in composition.problems(prompt.prompt_set, [prompt.slug])]
+                     if composition_shared.references(prepared) else []),
     }
 
 

@@ -257,10 +257,13 @@ def _check_content(prompt: Prompt) -> None:
     """A chat prompt's messages against its parameters, and the prompt's partials against the set's working
     copy (a missing partial, a required parameter not passed, a cycle): refused naming it."""
     if prompt.kind == Kind.CHAT:
-        prompt.template = ""
+        if prompt.template:
+            raise ValidationError.field("template", "a chat prompt has messages, not a template (change its kind "
+                                                    "to text to use a template)")
         prompt.messages = check_messages(prompt.messages, prompt.parameters)
-    else:
-        prompt.messages = []
+    elif prompt.messages:
+        raise ValidationError.field("messages", "a text prompt has a template, not messages (change its kind to "
+                                                "chat to use messages)")
     prompt.save()
     composition.refuse_problems(composition.problems(prompt.prompt_set, [prompt.slug]), "the prompt would not render")
 
@@ -282,7 +285,7 @@ def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | Non
     kind = check_kind(kind)
     prompt = _save(
         Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "", kind=kind,
-               template=check_template(template) if kind == Kind.TEXT else "", messages=messages or [],
+               template=check_template(template) if kind == Kind.TEXT else template or "", messages=messages or [],
                parameters=check_parameters(parameters), metadata=check_metadata(metadata),
                config=check_config(config, removals=True)),
         f"a prompt named {name!r} already exists",
@@ -337,10 +340,11 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
         prompt.metadata = check_metadata(metadata)
         changed.append("metadata")
     if changed:
-        if prompt.kind == Kind.TEXT and "kind" in changed and template is None:
-            prompt.template = ""
-        if prompt.kind == Kind.CHAT and "kind" in changed and messages is None:
-            prompt.messages = []
+        if "kind" in changed:  # the other kind's content goes, unless it was given (then it is refused)
+            if prompt.kind == Kind.CHAT and template is None:
+                prompt.template = ""
+            if prompt.kind == Kind.TEXT and messages is None:
+                prompt.messages = []
         _save(prompt, "prompt name or slug already used")
         prompt.prompt_set = prompt_set
         _check_content(prompt)

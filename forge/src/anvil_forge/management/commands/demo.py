@@ -86,7 +86,7 @@ class Command(BaseCommand):
         self.stdout.write("  Member login: " + MEMBER_EMAIL + "  /  " + passwords[MEMBER_EMAIL])
         self.stdout.write("  Try: anvil render acme/support/emails@stable/welcome -v name=Ada")
         self.stdout.write("       anvil render acme/support/support/reply -v question='Where is my invoice?'"
-                          " -v history='[]'")
+                          " -v history:='[]'")
 
     def _logins(self) -> dict:
         """Create the two demo users once; their passwords are kept in the data directory."""
