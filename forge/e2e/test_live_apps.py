@@ -56,7 +56,7 @@ def test_publish_updates_accepting_apps_and_leaves_a_frozen_one(new_page, server
     token = page.locator("#new-token").inner_text().strip()
     project = re.search(r"Project id: ([0-9a-f-]{36})", page.locator(".callout").inner_text()).group(1)
     publish(page, "1.1.0")
-    expect(flash(page)).to_contain_text("as sequence 1")
+    expect(flash(page)).to_contain_text("as sequence 3")  # (the demo published 'common' and 'support': 1 and 2)
 
     # Three apps: one streaming, one with a receiver (no stream, no polling), one FROZEN with a receiver.
     servers, apps = [], {}
@@ -69,7 +69,7 @@ def test_publish_updates_accepting_apps_and_leaves_a_frozen_one(new_page, server
             threading.Thread(target=httpd.serve_forever, daemon=True).start()
             servers.append(httpd)
             client.receiver_url = f"http://127.0.0.1:{httpd.server_address[1]}/anvil/receive"
-        client.sync()  # trust the FORGE's key on first use; hold sequence 1
+        client.sync()  # trust the FORGE's key on first use; hold sequence 3
         apps[name] = client
         return client
 
@@ -87,14 +87,15 @@ def test_publish_updates_accepting_apps_and_leaves_a_frozen_one(new_page, server
         expect(page.locator("#instances-h ~ .table-wrap tbody tr")).to_have_count(3)
 
         clicked = publish(page, "1.2.0")
-        assert wait_for(lambda: streaming.sequence == 2 and pushed.sequence == 2), (streaming.status(), pushed.status())
+        assert wait_for(lambda: streaming.sequence == 4 and pushed.sequence == 4), (streaming.status(), pushed.status())
         took = time.monotonic() - clicked
-        print(f"publish → both ACCEPTING apps serving sequence 2: {took * 1000:.0f} ms")
-        expect(flash(page)).to_contain_text("as sequence 2")
+        print(f"publish → both ACCEPTING apps serving sequence 4: {took * 1000:.0f} ms")
+        expect(flash(page)).to_contain_text("as sequence 4")
+        shared = {"common": "1.0.0", "support": "1.0.0"}
         for client in (streaming, pushed):
-            assert client.status()["versions"] == {"emails": "1.2.0"}
+            assert client.status()["versions"] == {"emails": "1.2.0", **shared}
             assert set(client.prompt_ids()) > set(frozen.prompt_ids())  # 1.2.0 added a prompt
-        assert frozen.sequence == 1 and frozen.status()["versions"] == {"emails": "1.1.0"}
+        assert frozen.sequence == 3 and frozen.status()["versions"] == {"emails": "1.1.0", **shared}
 
         # The project page lists all three with what they hold now, and the FROZEN one's push as skipped.
         # The worker records a push's outcome just after the receiver has applied it, and the streaming app

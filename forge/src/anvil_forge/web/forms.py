@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-
 from django import forms
-
-from anvil_client.templates import PARAMETER_TYPES
 
 from anvil_forge.orgs.policy import Role
 
@@ -110,7 +105,8 @@ class ProjectForm(OrganisationForm):
 class PromptSetForm(OrganisationForm):
     metadata = forms.JSONField(
         label="Metadata (JSON object)", required=False, initial=dict,
-        help_text='For example the model and its settings: {"model": "gpt-4o", "temperature": 0.2}',
+        help_text='Notes kept with the set, e.g. {"owner": "support team"}; the model settings have their own '
+                  "fields below.",
         widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false"}),
     )
 
@@ -132,6 +128,9 @@ class PromptForm(Form):
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono", "spellcheck": "false"}),
     )
     parameters = forms.Field(required=False, widget=forms.HiddenInput)  # errors about parameters land here
+    # "text" or "chat", chosen when the prompt is created (radio buttons in the template); the service refuses
+    # anything else, next to this field
+    kind = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class VersionForm(Form):
@@ -166,88 +165,3 @@ class ConfirmForm(Form):
         if value != self.expected:
             raise forms.ValidationError(f"Type exactly {self.expected} to confirm.")
         return value
-
-
-# --- parameter rows of the prompt editor -------------------------------------------------
-#
-# Each row has a key (``param_row`` values, in order) and fields ``p-<key>-name``,
-# ``-type``, ``-description``, ``-required`` (checkbox), ``-default``; ``-empty``
-# marks a string default that is the empty string (an empty box otherwise means
-# "no default").
-
-def new_row_key() -> str:
-    return "n" + secrets.token_hex(4)
-
-
-def _default_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    return str(value)
-
-
-def rows_from_parameters(parameters: list) -> list[dict]:
-    rows = []
-    for index, parameter in enumerate(parameters or []):
-        default = parameter.get("default")
-        rows.append({
-            "key": f"r{index}",
-            "name": parameter.get("name", ""),
-            "type": parameter.get("type") or "string",
-            "description": parameter.get("description") or "",
-            "required": parameter.get("required", True) is not False,
-            "default": _default_text(default),
-            "empty": default == "",
-        })
-    return rows
-
-
-def blank_row(name: str = "") -> dict:
-    return {"key": new_row_key(), "name": name, "type": "string", "description": "", "required": True,
-            "default": "", "empty": False}
-
-
-def rows_from_post(data) -> list[dict]:
-    rows = []
-    for key in data.getlist("param_row"):
-        if not key or not key.replace("-", "").isalnum():
-            continue
-        field = lambda name: data.get(f"p-{key}-{name}", "")  # noqa: E731
-        kind = field("type") if field("type") in PARAMETER_TYPES else "string"
-        rows.append({
-            "key": key,
-            "name": field("name").strip(),
-            "type": kind,
-            "description": field("description"),
-            "required": field("required") == "on",
-            "default": field("default"),
-            "empty": field("empty") == "1",
-        })
-    return rows
-
-
-def parameters_from_rows(rows: list[dict]) -> list[dict]:
-    """The declarations the services take. Rows without a name are left out (an empty new row)."""
-    parameters = []
-    for row in rows:
-        if not row["name"]:
-            continue
-        default = row["default"]
-        if default == "":
-            default = "" if (row["empty"] and row["type"] == "string" and not row["required"]) else None
-        parameters.append({"name": row["name"], "type": row["type"], "description": row["description"],
-                           "required": row["required"], "default": default})
-    return parameters
-
-
-def sample_values(data, names: list[str]) -> dict:
-    """Preview inputs ``sample-<name>``; an empty box is "not given" (defaults apply)."""
-    values = {}
-    for name in names:
-        raw = data.get(f"sample-{name}")
-        if raw is not None and raw != "":
-            values[name] = raw
-    return values

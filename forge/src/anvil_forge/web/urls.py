@@ -2,7 +2,9 @@
 
 from django.urls import path
 
-from .views import accounts, distribution, forges, orgs, pages, palette, projects, prompt_sets, prompts, versions
+from .views import (
+    accounts, distribution, editor, forges, orgs, pages, palette, projects, prompt_sets, prompts, set_settings, versions,
+)
 
 app_name = "web"
 
@@ -62,13 +64,15 @@ urlpatterns = [
     path(P + "edit", projects.edit, name="project_edit"),
     path(P + "delete", projects.delete, name="project_delete"),
     path(P + "export", forges.export, name="project_export"),
-    path(P + "new-set", prompt_sets.create, name="project_new_set"),
+    path(P + "new-set", set_settings.create, name="project_new_set"),
+    path(P + "settings-check", set_settings.config_check, name="project_config_check"),
+    path(P + "dependency-row", set_settings.dependency_row, name="project_dependency_row"),
     path(P + "tokens/new", distribution.create_token, name="project_token_create"),
     path(P + "tokens/<uuid:token_id>/revoke", distribution.revoke_token, name="project_token_revoke"),
     path(P + "deliveries/<uuid:delivery_id>/retry", distribution.retry_delivery, name="project_delivery_retry"),
     # prompt sets
     path(S, prompt_sets.detail, name="set"),
-    path(S + "edit", prompt_sets.edit, name="set_edit"),
+    path(S + "edit", set_settings.edit, name="set_edit"),
     path(S + "delete", prompt_sets.delete, name="set_delete"),
     path(S + "status", prompt_sets.change_status, name="set_status"),
     path(S + "publish", distribution.publish, name="set_publish"),
@@ -76,10 +80,11 @@ urlpatterns = [
     path(S + "new-version", versions.create, name="set_new_version"),
     path(S + "compare", versions.compare, name="set_compare"),
     path(S + "rollback", versions.rollback, name="set_rollback"),
-    path(S + "editor/check", prompts.check, name="set_editor_check"),
-    path(S + "editor/preview", prompts.preview, name="set_editor_preview"),
-    path(S + "editor/param-row", prompts.param_row, name="set_editor_param_row"),
-    path(S + "editor/missing", prompts.missing_rows, name="set_editor_missing"),
+    path(S + "editor/check", editor.check_view, name="set_editor_check"),
+    path(S + "editor/preview", editor.preview_view, name="set_editor_preview"),
+    path(S + "editor/param-row", editor.param_row, name="set_editor_param_row"),
+    path(S + "editor/message-row", editor.message_row, name="set_editor_message_row"),
+    path(S + "editor/missing", editor.missing_rows, name="set_editor_missing"),
     path(S + "v/<str:label>/", versions.detail, name="version"),
     path(S + "v/<str:label>/delete", versions.delete, name="version_delete"),
     path(S + "v/<str:label>/approve", versions.approve, name="version_approve"),

@@ -89,6 +89,16 @@ def json_value(value):
 
 
 @register.filter
+def message_label(message):
+    """A chat prompt's message in a word or two: its role, or "placeholder NAME"."""
+    if not isinstance(message, dict):
+        return "?"
+    if "placeholder" in message:
+        return f"placeholder {message['placeholder']}"
+    return str(message.get("role") or "?")
+
+
+@register.filter
 def ago(value):
     """"just now", "5 minutes ago", "3 days ago"."""
     from django.utils import timezone

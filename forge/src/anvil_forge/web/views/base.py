@@ -59,15 +59,27 @@ def field_for(detail_field: str, form) -> str | None:
     return None
 
 
-def show_error(request: HttpRequest, exc: AnvilError, form=None) -> None:
-    """Put a refused action on the page: next to the form's fields it names, else as a message."""
+def detail_message(detail: dict, exc: AnvilError) -> str:
+    """An error detail's message, with the line and column it names."""
+    message = detail.get("message") or exc.message
+    if detail.get("line") and "(line " not in message:
+        message = f"{message} (line {detail['line']}, column {detail.get('column') or '?'})"
+    return message
+
+
+def show_error(request: HttpRequest, exc: AnvilError, form=None, place: Callable[[str, str], bool] | None = None) -> None:
+    """Put a refused action on the page: next to the fields its details name — rows and fields outside the
+    Django form through ``place(field, message)`` (True when placed), else the form's fields — else as a
+    message."""
     placed = False
     for detail in exc.details:
-        name = field_for(str(detail.get("field", "")), form)
+        field = str(detail.get("field", ""))
+        message = detail_message(detail, exc)
+        if place is not None and field and place(field, message):
+            placed = True
+            continue
+        name = field_for(field, form)
         if name is not None:
-            message = detail.get("message") or exc.message
-            if detail.get("line") and "(line " not in message:
-                message = f"{message} (line {detail['line']}, column {detail.get('column') or '?'})"
             form.add_error(name, message)
             placed = True
     if form is not None and placed:
@@ -76,7 +88,7 @@ def show_error(request: HttpRequest, exc: AnvilError, form=None) -> None:
     messages.error(request, exc.message)
 
 
-def attempt(request: HttpRequest, call: Callable, form=None):
+def attempt(request: HttpRequest, call: Callable, form=None, place: Callable[[str, str], bool] | None = None):
     """Run a service call. Returns (True, result), or (False, None) with the refusal shown on the page.
 
     A NotFound without field details (the thing, or its organisation, is not
@@ -87,9 +99,9 @@ def attempt(request: HttpRequest, call: Callable, form=None):
     except NotFound as exc:
         if not exc.details:
             raise Http404(exc.message) from None
-        show_error(request, exc, form)
+        show_error(request, exc, form, place)
     except AnvilError as exc:
-        show_error(request, exc, form)
+        show_error(request, exc, form, place)
     return False, None
 
 

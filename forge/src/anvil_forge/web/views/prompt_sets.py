@@ -1,4 +1,7 @@
-"""Prompt sets: the set page (prompts, status and its actions, versions), create, edit, delete, status changes."""
+"""Prompt sets: the set page (prompts, status and its actions, dependencies, versions), delete, status changes.
+
+Creating and editing a set (its settings) is :mod:`.set_settings`'.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,15 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from anvil_client import versions as semver_rules
+
 from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
 
-from ..forms import ConfirmForm, PromptSetForm, RollbackForm
+from ..forms import ConfirmForm, RollbackForm
 from ..links import url_for
 from . import base
 from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
@@ -22,23 +27,6 @@ VERB_LABELS = {"submit": "Submit for review", "approve": "Approve and lock", "re
                "unlock": "Unlock"}
 VERB_DONE = {"submit": "submitted for review", "approve": "approved: it is LOCKED now",
              "reject": "sent back to LIVE", "unlock": "unlocked: it is LIVE again"}
-
-
-@web_view
-def create(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
-    project = base.project(request, org, project)
-    org = project.organisation
-    form = PromptSetForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        ok, prompt_set = attempt(request, lambda: prompt_services.create_prompt_set(
-            request.user, project, data["name"], data["slug"] or None, data["description"], data["metadata"] or {}),
-            form)
-        if ok:
-            messages.success(request, f"Prompt set {prompt_set.name} created. Add its first prompt.")
-            return redirect(url_for(prompt_set))
-    return page(request, "web/prompt_sets/form.html", {"org": org, "project": project, "form": form, "creating": True},
-                crumbs=crumbs(org, project, None, None, "New prompt set"))
 
 
 @web_view
@@ -71,29 +59,21 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
         "published": dist_queries.published_version_of(prompt_set),
         "next_label": suggestions[0][1] if suggestions else "",
         "rollback_form": RollbackForm(),
+        "dependencies": _dependencies(prompt_set, versions[0] if versions else None),
     }, crumbs=crumbs(org, project, prompt_set))
 
 
-@web_view
-def edit(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
-    prompt_set = base.prompt_set(request, org, project, pset)
-    project = prompt_set.project
-    org = project.organisation
-    form = PromptSetForm(request.POST or None, initial={
-        "name": prompt_set.name, "slug": prompt_set.slug, "description": prompt_set.description,
-        "metadata": prompt_set.metadata})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        ok, saved = attempt(request, lambda: prompt_services.update_prompt_set(
-            request.user, prompt_set, name=data["name"], slug=data["slug"] or None, description=data["description"],
-            metadata=data["metadata"] if data["metadata"] is not None else {}), form)
-        if ok:
-            messages.success(request, "Prompt set saved.")
-            return redirect(url_for(saved))
-        prompt_set.refresh_from_db()
-    return page(request, "web/prompt_sets/form.html", {
-        "org": org, "project": project, "prompt_set": prompt_set, "form": form, "creating": False,
-    }, crumbs=crumbs(org, project, prompt_set, None, "Edit"))
+def _dependencies(prompt_set, latest) -> list[dict]:
+    """Each dependency: what the working copy resolves it to (the lock a new version would record), what the
+    latest version locks, the matching versions newer than that lock, and newer ones outside the specifier."""
+    locked = (latest.snapshot.get("locks") or {}) if latest is not None else {}
+    rows = []
+    for row in prompt_queries.dependency_rows(prompt_set):
+        current = locked.get(row["slug"])
+        since = current or row["resolved"]
+        newer = [label for label in row["matching"] if since and semver_rules.compare(label, since) > 0]
+        rows.append(dict(row, latest_lock=current, newer_matching=newer))
+    return rows
 
 
 @web_view

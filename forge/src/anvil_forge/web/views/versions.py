@@ -33,7 +33,7 @@ def _pending_changes(request: HttpRequest, prompt_set, latest):
     """What a new version would hold that the latest does not (None when there is no version yet)."""
     if latest is None:
         return None
-    return prompt_queries.diff(request.user, prompt_set, latest.label, None)
+    return _present(prompt_queries.diff(request.user, prompt_set, latest.label, None))
 
 
 @web_view
@@ -60,11 +60,16 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset, label) -> Http
     prompt_set = base.prompt_set(request, org, project, pset)
     version = _version(request, prompt_set, label)
     others = [v for v in prompt_queries.versions_for(request.user, prompt_set) if v.pk != version.pk]
-    prompts = sorted(version.snapshot.get("prompts", {}).items())
+    snapshot = version.snapshot
+    prompts = sorted(snapshot.get("prompts", {}).items())
     org_obj = prompt_set.project.organisation
+    dependencies = snapshot.get("dependencies") or {}
     return page(request, "web/versions/detail.html", {
         "prompt_set": prompt_set, "version": version, "others": others, "prompts": prompts,
-        "metadata": version.snapshot.get("metadata") or {},
+        "metadata": snapshot.get("metadata") or {}, "config": snapshot.get("config") or {},
+        "locks": [{"slug": slug, "label": label, "specifier": dependencies.get(slug, "")}
+                  for slug, label in sorted((snapshot.get("locks") or {}).items())],
+        "unlocked": sorted(set(dependencies) - set(snapshot.get("locks") or {})),
         "can_delete": policy.can(request.user, Action.DELETE_VERSIONED, org_obj) and not version.first_published_at,
         "can_rollback": policy.can(request.user, Action.EDIT_PROMPTS, org_obj),
         "can_approve": policy.can(request.user, Action.APPROVE, org_obj),
@@ -89,22 +94,41 @@ def _inline(old: str, new: str) -> tuple[list, list]:
     return left, right
 
 
+def _rows(text_diff: dict | None) -> list:
+    """Two-column rows of a text diff for the side-by-side view, the changed words of each changed line
+    marked (also on the diff's own lines, for the unified view)."""
+    if not text_diff:
+        return []
+    rows = prompt_queries.side_by_side(text_diff["lines"])
+    marked = {}
+    for left, right in rows:
+        if left and right and left["op"] == "remove" and right["op"] == "add":
+            left["segments"], right["segments"] = _inline(left["text"], right["text"])
+            marked[("remove", left["no"])] = left["segments"]
+            marked[("add", right["no"])] = right["segments"]
+    for line in text_diff["lines"]:
+        key = ("remove", line["old_no"]) if line["op"] == "remove" else ("add", line["new_no"])
+        if key in marked:
+            line["segments"] = marked[key]
+    return rows
+
+
+SET_PARTS = ("config", "dependencies", "locks")
+
+
 def _present(result: dict) -> dict:
-    """Two-column rows for the side-by-side view, with the changed words of each changed line marked."""
+    """The diff with what the templates need: side-by-side rows for every changed template and message
+    content, and the names of the set's changed parts."""
     for change in result["prompts"]["changed"]:
-        template = change.get("template")
-        rows = prompt_queries.side_by_side(template["lines"]) if template else []
-        marked = {}
-        for left, right in rows:
-            if left and right and left["op"] == "remove" and right["op"] == "add":
-                left["segments"], right["segments"] = _inline(left["text"], right["text"])
-                marked[("remove", left["no"])] = left["segments"]
-                marked[("add", right["no"])] = right["segments"]
-        for line in template["lines"] if template else []:
-            key = ("remove", line["old_no"]) if line["op"] == "remove" else ("add", line["new_no"])
-            if key in marked:
-                line["segments"] = marked[key]
-        change["rows"] = rows
+        change["rows"] = _rows(change.get("template"))
+        change["caption"] = f"Template of {change['slug']}"
+        for op in (change.get("messages") or {}).get("ops", []):
+            if op["op"] == "change":
+                op["rows"] = _rows(op.get("content"))
+                op["caption"] = f"Content of messages[{op['new_index']}] of {change['slug']}"
+        change["config_changed"] = any((change.get("config") or {}).values())
+    result["set"]["changes"] = (list(result["set"]["changed_fields"])
+                                + [part for part in SET_PARTS if any((result["set"].get(part) or {}).values())])
     return result
 
 

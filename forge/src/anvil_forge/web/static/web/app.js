@@ -1,6 +1,7 @@
 /* Anvil FORGE web UI: the little JavaScript the pages need on top of htmx.
  * Command palette (Ctrl/Cmd+K), menus that close on Escape, and the prompt editor's helpers
- * (remove a parameter row, unsaved-changes guard, Ctrl+S, cursor position, go to an error). */
+ * (remove a parameter row, unsaved-changes guard, Ctrl+S, cursor position, go to an error). The chat
+ * messages, the model configuration and the set settings' rows are editor.js's. */
 (function () {
   "use strict";
 
@@ -190,19 +191,21 @@
     ["keyup", "click", "focus", "input"].forEach(function (ev) { textarea.addEventListener(ev, showCursor); });
   }
 
-  // "Go to line L, column C" in the syntax check
+  // "Go to line L, column C" in the syntax check: in the template, or in the message data-goto-target names
   document.addEventListener("click", function (e) {
     const button = e.target.closest("[data-goto-line]");
-    if (!button || !textarea) return;
+    if (!button) return;
+    const target = button.dataset.gotoTarget ? document.getElementById(button.dataset.gotoTarget) : textarea;
+    if (!target) return;
     const line = parseInt(button.dataset.gotoLine, 10) || 1;
     const col = parseInt(button.dataset.gotoCol, 10) || 1;
-    const lines = textarea.value.split("\n");
+    const lines = target.value.split("\n");
     let offset = 0;
     for (let i = 0; i < Math.min(line - 1, lines.length); i++) offset += lines[i].length + 1;
     offset += Math.max(0, Math.min(col - 1, (lines[line - 1] || "").length));
-    textarea.focus();
-    textarea.setSelectionRange(offset, offset);
-    showCursor();
+    target.focus();
+    target.setSelectionRange(offset, offset);
+    if (target === textarea) showCursor();
   });
 
   // sample values grow with their content
