@@ -334,9 +334,12 @@ def test_the_schema_is_kept_as_a_copy() -> None:
 
 
 def test_jsonschema_is_imported_only_for_a_schema() -> None:
-    """parameters.py imports jsonschema lazily: declarations and values without a schema never need it."""
-    source = (Path(__file__).parents[1] / "src/anvil_client/templates/parameters.py").read_text()
-    top_level = [node for node in ast.parse(source).body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    """parameters.py and coercion.py import jsonschema lazily: declarations and values without a schema never
+    need it."""
+    package = Path(__file__).parents[1] / "src/anvil_client/templates"
+    sources = [(package / module).read_text() for module in ("parameters.py", "coercion.py")]
+    top_level = [node for source in sources for node in ast.parse(source).body
+                 if isinstance(node, (ast.Import, ast.ImportFrom))]
     names = [alias.name for node in top_level if isinstance(node, ast.Import) for alias in node.names]
     names += [node.module or "" for node in top_level if isinstance(node, ast.ImportFrom)]
     assert not [name for name in names if name.split(".")[0] in ("jsonschema", "referencing")]

@@ -6,7 +6,7 @@ import pytest
 
 from anvil_client import model_config
 from anvil_client import templates as tpl
-from anvil_forge.api import schemas
+from anvil_forge.api import prompt_schemas
 
 from ..api_support import as_role, assert_error, fresh_rate_limits  # noqa: F401
 
@@ -276,5 +276,5 @@ def test_the_set_etag_changes_when_a_dependency_gets_a_new_version(world, as_rol
 
 def test_the_documented_shapes_follow_the_client_rules():
     """The OpenAPI document's roles and configuration keys are anvil_client's."""
-    assert schemas.MessageRole.__args__ == tpl.ROLES
-    assert tuple(schemas.CONFIG_KEYS) == model_config.KNOWN_KEYS
+    assert prompt_schemas.MessageRole.__args__ == tpl.ROLES
+    assert tuple(prompt_schemas.CONFIG_KEYS) == model_config.KNOWN_KEYS

@@ -46,6 +46,7 @@ this), so the dependency graph is acyclic::
     environment   AnvilEnvironment and ENVIRONMENT
     parsetree     bounded ranges, fast node classes, plain-substitution detection
     parsing       prescan, parse + analysis, which names can be variables
+    coercion      one value to a parameter type, JSON Schema checks, JSON-like copies
     parameters    Parameter, parse_parameters, coerce_values
     compiler      CompiledTemplate, compile_template, variables, check_parameters
     rendering     render, PreparedPrompt, prepare

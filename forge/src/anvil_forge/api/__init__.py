@@ -1,7 +1,7 @@
 """The REST API v1 at ``/api/v1`` (contract: docs/api.md).
 
-Handlers are thin: parse (ninja + :mod:`.schemas`), call a service or query
-function, present. Around them:
+Handlers are thin: parse (ninja + :mod:`.schemas`, :mod:`.prompt_schemas`,
+:mod:`.version_schemas`), call a service or query function, present. Around them:
 
 * :mod:`.auth` — API keys (``Authorization: Bearer ank_…``, scopes) or a
   browser session with CSRF;

@@ -12,7 +12,8 @@ from .auth import actor
 from .etag import etag
 from .pagination import Page, PageQuery, paginate
 from .responses import DELETE, LIST, READ, WRITE
-from .schemas import ProjectCreate, ProjectOut, ProjectUpdate, PromptSetCreate, PromptSetOut
+from .prompt_schemas import PromptSetCreate, PromptSetOut
+from .schemas import ProjectCreate, ProjectOut, ProjectUpdate
 
 router = Router(tags=["projects"])
 

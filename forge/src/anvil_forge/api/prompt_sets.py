@@ -11,7 +11,7 @@ from .auth import actor
 from .etag import etag
 from .pagination import Page, PageQuery, paginate
 from .responses import DELETE, LIST, READ, WRITE
-from .schemas import PromptCreate, PromptOut, PromptSetOut, PromptSetUpdate, StatusChange
+from .prompt_schemas import PromptCreate, PromptOut, PromptSetOut, PromptSetUpdate, StatusChange
 
 router = Router(tags=["prompt sets"])
 

@@ -10,7 +10,7 @@ from anvil_forge.prompts import services as prompt_services
 from .auth import READ_ONLY_AUTH, actor
 from .etag import etag
 from .responses import DELETE, READ, WRITE
-from .schemas import AddressRenderIn, AddressRenderOut, PromptOut, PromptUpdate, RenderIn, RenderOut
+from .prompt_schemas import AddressRenderIn, AddressRenderOut, PromptOut, PromptUpdate, RenderIn, RenderOut
 
 router = Router(tags=["prompts"])
 

@@ -11,7 +11,8 @@ from .auth import actor
 from .etag import etag
 from .pagination import Page, PageQuery, paginate
 from .responses import LIST, READ, WRITE
-from .schemas import DiffOut, RollbackIn, Text, VersionCreate, VersionDetailOut, VersionOut
+from .schemas import Text
+from .version_schemas import DiffOut, RollbackIn, VersionCreate, VersionDetailOut, VersionOut
 
 router = Router(tags=["versions"])
 
