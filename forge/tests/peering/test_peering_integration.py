@@ -71,7 +71,7 @@ def test_browse_b_through_the_remote_client(peers, forge_a):
 
     [support] = remote.projects(forge_a.b, acme.id).data
     assert (support.slug, support.organisation.slug) == ("support", "acme")
-    assert (support.prompt_set_count, support.prompt_count, support.version_count) == (2, 5, 6)
+    assert (support.prompt_set_count, support.prompt_count, support.version_count) == (4, 7, 8)
 
     detail = remote.project(forge_a.b, support.id)
     sets = {s.slug: s for s in detail.prompt_sets}
@@ -124,7 +124,7 @@ def test_browse_b_through_the_forges_pages(client, world, peers, forge_a):
     projects = client.get(f"/forges/forge-b/o/{acme.id}/")
     pages.append(projects)
     assert "Support" in text(projects) and f"/forges/forge-b/p/{support.id}/" in text(projects)
-    assert "<dt>versions</dt><dd>6</dd>" in text(projects)
+    assert "<dt>versions</dt><dd>8</dd>" in text(projects)
 
     project = client.get(f"/forges/forge-b/p/{support.id}/")
     pages.append(project)
@@ -178,10 +178,11 @@ def test_import_directly_from_the_remote(world, peers, forge_a):
     data = remote.export(forge_a.b, support.id)
     target = create_organisation(world.owner, "Imports", "imports")
     result = services.import_archive(world.owner, target, data, via="forge forge-b")
-    assert result.project_created and sorted(result.prompt_sets_created) == ["chat", "emails"]
-    assert len(result.versions_added) == 6
+    assert result.project_created and sorted(result.prompt_sets_created) == ["chat", "common", "emails", "support"]
+    assert len(result.versions_added) == 8
     project = result.project
-    assert dict(project.prompt_sets.values_list("slug", "status")) == {"emails": "locked", "chat": "live"}
+    assert dict(project.prompt_sets.values_list("slug", "status")) == {"emails": "locked", "chat": "live",
+                                                                       "common": "locked", "support": "locked"}
     mine = queries.export_archive(world.owner, project)
     theirs = peers.b.get(f"/projects/{support.id}/export", peers.keys["b_admin"]).json()
     assert mine["content"] == theirs["content"] and mine["checksum"] == theirs["checksum"]

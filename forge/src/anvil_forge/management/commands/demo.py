@@ -146,7 +146,7 @@ class Command(BaseCommand):
         prompts.create_prompt(admin, common, name, slug, template, params)
         prompts.create_version(admin, common, "1.0.0", "Shared tone of voice")
         support = prompts.create_prompt_set(admin, project, "Support", "support", "The support chat",
-                                            config={"model": "gpt-4o-mini", "temperature": 0.3},
+                                            config={"model": "gpt-4o-mini"},
                                             dependencies={"common": "^1.0"})
         prompts.create_prompt(admin, support, "Reply", "reply", kind="chat", messages=REPLY_MESSAGES,
                               parameters=REPLY_PARAMETERS, config={"max_tokens": 400},
