@@ -212,3 +212,15 @@ def test_format_2_bundles_match_their_published_json_schema():
     assert errors == []
     bundle["prompts"]["support.reply"]["messages"][0]["role"] = "robot"
     assert list(validator.iter_errors(bundle))
+
+
+def test_the_messages_of_a_chat_prompt_share_one_renders_limits(tmp_path):
+    """60,000 loop iterations in each of two messages: each alone is within a render's 100,000; together
+    they are not, as if the prompt were one template."""
+    loop = "{% for i in (1..60000) %}{% endfor %}"
+    c = Client(project=PROJECT, cache_dir=tmp_path, public_key=PUBLIC, background=False,
+               fallbacks={"one": [{"role": "user", "content": loop}],
+                          "two": [{"role": "system", "content": loop}, {"role": "user", "content": loop}]})
+    assert c.messages("one") == [{"role": "user", "content": ""}]
+    with pytest.raises(PromptRenderError, match=r"messages\[1\] \(user\): loop iteration limit exceeded"):
+        c.messages("two")

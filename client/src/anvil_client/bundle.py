@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ FORMAT_VERSIONS = (1, 2)
 so clients of the previous release keep taking updates until something needs version 2."""
 _SEAL_FIELDS = ("checksum", "signature")
 _V1_TYPES = frozenset(["string", "number", "boolean"])
+_RENDER_TAG = re.compile(r"\brender\s*['\"]")  # (composition.RENDER_TAG: bundle is imported before it)
 
 
 class BundleError(Exception):
@@ -152,7 +154,7 @@ def _normalised_parameters(parameters: Any) -> list[dict[str, Any]]:
 def _v1_prompt(prompt: Mapping[str, Any], parameters: list[dict[str, Any]]) -> bool:
     """Can a format-1 client serve this prompt? (text, no config, no partials, the first three types)"""
     return ((prompt.get("kind") or "text") == "text" and not prompt.get("config")
-            and "render" not in str(prompt.get("template", ""))
+            and not _RENDER_TAG.search(str(prompt.get("template", "")))
             and all(q.keys() == _PARAMETER_FIELDS and q["type"] in _V1_TYPES for q in parameters))
 
 

@@ -16,6 +16,7 @@ partial not passed, a cycle, partials nested deeper than the render allows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -35,6 +36,8 @@ class SetVersion:
     label: str | None
     prompts: Mapping[str, Mapping[str, Any]]
     locks: Mapping[str, str] = field(default_factory=dict)
+    # Declared dependencies that could not be locked, and why ("no version of 'common' matches ^2").
+    unresolved: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -145,7 +148,7 @@ class Library:
         prepared = self._prepared.get(key)
         if prepared is None:
             prompt = set_version.prompts[prompt_slug]
-            partials = _Partials(self, set_version) if _may_render_partials(prompt) else None
+            partials = _Partials(self, set_version) if may_render_partials(prompt) else None
             prepared = self._prepared[key] = prepare_document(prompt, partials)
         return prepared
 
@@ -201,6 +204,8 @@ class Library:
                 return f"partial '{name}' not found: prompt set '{origin.slug}' has no prompt '{prompt_slug}'"
             return None
         label = origin.locks.get(set_slug)
+        if label is None and set_slug in origin.unresolved:
+            return f"partial '{name}' cannot be rendered: {origin.unresolved[set_slug]}"
         if label is None:
             return (f"partial '{name}' not found: prompt set '{origin.slug}' has no dependency on "
                     f"'{set_slug}' (declare it in the set's dependencies)")
@@ -258,9 +263,14 @@ class Library:
         return deepest
 
 
-def _may_render_partials(prompt: Mapping[str, Any]) -> bool:
-    """Cheap test: only a prompt whose text contains ``render`` can have a ``{% render %}`` tag."""
+RENDER_TAG = re.compile(r"\brender\s*['\"]")
+"""What any ``{% render 'name' %}`` tag contains (the name is always quoted): text without it renders no
+partial. (Prose such as "render HTML" does not match; a false match only costs a closer look.)"""
+
+
+def may_render_partials(prompt: Mapping[str, Any]) -> bool:
+    """Cheap test, without compiling: can this prompt have a ``{% render %}`` tag?"""
     if kind_of(prompt) == "chat":
-        return any("render" in str(m.get("content", "")) for m in prompt.get("messages", ())
+        return any(RENDER_TAG.search(str(m.get("content", ""))) for m in prompt.get("messages", ())
                    if isinstance(m, Mapping))
-    return "render" in str(prompt.get("template", ""))
+    return RENDER_TAG.search(str(prompt.get("template", ""))) is not None

@@ -81,7 +81,8 @@ class Prompt:
     def anthropic(self, **variables: Any) -> dict[str, Any]:
         """``client.messages.create(**prompt.anthropic(...))``: system and developer messages moved to
         ``system``; ``max_tokens`` is required. Raises PromptConfigError naming a missing key, or a
-        key the Messages API cannot express (``response_format``, ``seed``)."""
+        key the anthropic SDK's ``messages.create`` does not take (``temperature``, ``top_p``,
+        ``seed``, ``response_format``: see :mod:`anvil_client.providers`), never dropping one silently."""
         messages = self.messages(**variables)
         try:
             return providers.anthropic_arguments(messages, self._config)

@@ -278,3 +278,36 @@ def test_the_documented_shapes_follow_the_client_rules():
     """The OpenAPI document's roles and configuration keys are anvil_client's."""
     assert prompt_schemas.MessageRole.__args__ == tpl.ROLES
     assert tuple(prompt_schemas.CONFIG_KEYS) == model_config.KNOWN_KEYS
+
+
+def test_the_new_parameter_types_are_taken_and_shown(world, as_role, chat):
+    """integer, enum (values), list (items, schema) and object (schema) round-trip through the API, and a prompt
+    declaring them (like the demo's support.reply) reads back (it used to be a 500)."""
+    member = as_role("member")
+    prompt_set, _ = chat
+    parameters = [
+        {"name": "n", "type": "integer", "required": False, "default": "3"},
+        {"name": "tier", "type": "enum", "values": ["free", "pro"]},
+        {"name": "examples", "type": "list", "items": "object",
+         "schema": {"type": "object", "required": ["q"]}},
+        {"name": "customer", "type": "object"},
+    ]
+    created = member.post(f"/prompt_sets/{prompt_set['id']}/prompts",
+                          {"name": "Typed", "template": "{{ n }} {{ tier }}{% for e in examples %} {{ e.q }}{% endfor %}"
+                                                        " {{ customer.name }}", "parameters": parameters})
+    assert created.status_code == 201, created.json()
+    shown = member.get(f"/prompts/{created.json()['id']}")
+    assert shown.status_code == 200, shown.json()
+    by_name = {p["name"]: p for p in shown.json()["parameters"]}
+    assert by_name["n"]["default"] == 3 and by_name["tier"]["values"] == ["free", "pro"]
+    assert (by_name["examples"]["items"], by_name["examples"]["schema"]) == ("object", {"type": "object",
+                                                                                      "required": ["q"]})
+    rendered = member.post(f"/prompts/{created.json()['id']}/render",
+                           {"variables": {"tier": "pro", "examples": [{"q": "a"}], "customer": {"name": "Ann"}}})
+    assert rendered.json()["rendered"] == "3 pro a Ann", rendered.json()
+    refused = member.post(f"/prompts/{created.json()['id']}/render",
+                          {"variables": {"tier": "gold", "examples": [], "customer": {}}})
+    assert_error(refused, 422, "validation_error", "variables.tier")
+    bad = member.post(f"/prompt_sets/{prompt_set['id']}/prompts",
+                      {"name": "Bad", "parameters": [{"name": "t", "type": "enum", "values": []}]})
+    assert bad.status_code == 422 and "parameters.t" in str(bad.json())

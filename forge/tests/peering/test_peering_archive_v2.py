@@ -98,3 +98,12 @@ def test_format_2_problems_are_named_and_nothing_is_imported(world, target_org, 
         import_archive(world.owner, target_org, data)
     assert info.value.details[0]["field"].startswith(field), info.value.details
     assert not target_org.projects.exists()
+
+
+def test_an_archive_whose_dependencies_form_a_cycle_is_refused(world, target_org):
+    chat_project(world)
+    data = resealed(peering_queries.export_archive(world.owner, world.project),
+                    lambda a: next(s for s in a["content"]["prompt_sets"] if s["slug"] == "common").update(
+                        dependencies={"support": "*"}))
+    with pytest.raises(InvalidArchive, match="dependencies form a cycle: common → support → common"):
+        import_archive(world.owner, target_org, data)

@@ -181,10 +181,11 @@ def test_a_version_locks_the_newest_matching_version_and_renders_the_same_foreve
 
 def test_a_version_is_refused_when_a_dependency_has_no_matching_version(world, sets):
     common, tone, support, reply = sets
-    prompts.update_prompt_set(world.owner, support, dependencies={"common": "^3"})
-    with pytest.raises(ValidationError, match=r"no version of 'common' matches \^3") as info:
+    prompts.create_prompt_set(world.owner, world.project, "Extra", "extra")  # no versions yet
+    prompts.update_prompt_set(world.owner, support, dependencies={"common": "^1.0", "extra": "*"})
+    with pytest.raises(ValidationError, match=r"no version of 'extra' matches \* \(it has no versions yet") as info:
         prompts.create_version(world.owner, support, "1.0.0")
-    assert field_of(info) == "dependencies.common"
+    assert field_of(info) == "dependencies.extra"
     assert not support.versions.exists()
 
 
@@ -258,3 +259,39 @@ def test_review_needs_a_chat_prompts_variables_declared_and_its_partials_sound(w
     assert info.value.details == [{"field": "prompts.reply", "message": "undeclared parameters: question"}]
     assert prompts.add_missing_parameters(world.owner, reply) == ["question"]
     prompts.change_status(world.member, support, "review")
+
+
+def test_a_set_whose_versions_are_locked_elsewhere_cannot_be_deleted_even_without_the_dependency(world, sets):
+    common, tone, support, reply = sets
+    version = prompts.create_version(world.owner, support, "1.0.0")
+    prompts.update_prompt(world.owner, reply, messages=[{"role": "system", "content": "Acme."},
+                                                        {"placeholder": "history"},
+                                                        {"role": "user", "content": "{{ question }}"}])
+    prompts.update_prompt_set(world.owner, support, dependencies={})  # nothing renders common now …
+    with pytest.raises(Conflict, match=r"locked by support@1.0.0 \(locks common@1.0.0\)"):
+        prompts.delete_prompt_set(world.owner, common)  # … but support@1.0.0 still does
+    old, _ = queries.render_address(world.owner, "support/support@1.0.0/reply",
+                                    {"tier": "free", "question": "q", "history": []})
+    assert old["messages"][0]["content"] == "Acme. Be kind." and version.snapshot["locks"] == {"common": "1.0.0"}
+
+
+def test_removing_a_dependency_a_prompt_still_renders_is_refused_naming_the_prompt(world, sets):
+    common, tone, support, reply = sets
+    with pytest.raises(ValidationError, match="support.reply") as info:
+        prompts.update_prompt_set(world.owner, support, dependencies={})
+    assert info.value.details[0]["field"] == "prompts.reply.messages[0].content"
+    assert refresh(support).dependencies == {"common": "^1.0"}
+
+
+def test_a_dependency_with_no_matching_version_is_named_as_such(world, sets):
+    common, tone, support, reply = sets
+    with pytest.raises(ValidationError, match=r"cannot be rendered: no version of 'common' matches \^2"):
+        prompts.update_prompt_set(world.owner, support, dependencies={"common": "^2"})
+
+
+def test_prose_that_says_render_does_not_force_format_2(world):
+    prompts.update_prompt(world.owner, world.prompt, template="Hello {{ name }}! Do not render HTML.")
+    prompts.create_version(world.owner, world.pset, "1.1.0")
+    lock(world, world.pset)
+    publish(world.admin, world.pset)
+    assert dist_queries.current_bundle(world.project)["format_version"] == 1

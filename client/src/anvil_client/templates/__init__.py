@@ -11,8 +11,11 @@ python-liquid 2 environment, :data:`ENVIRONMENT`, configured for prompts:
 * sandboxed: a template sees only the values given to :func:`render` (which
   must be JSON-like: dict, list, str, int, float, bool, None).  The builtin
   ``now``/``today`` variables are removed, the ``date`` filter does not read
-  the clock, and ``{% include %}``/``{% render %}`` are rejected when the
-  template is compiled, so nothing ever touches the file system;
+  the clock, and ``{% include %}`` is rejected when the template is compiled;
+  ``{% render 'name', key: value %}`` renders another prompt (a *partial*)
+  from a mapping the caller gives, in Liquid's isolated scope: the partial
+  sees only the arguments passed, checked against its own parameters, so
+  nothing ever touches the file system and analysis is exact;
 * bounded: template size, loop iterations (cumulative over the whole render,
   nested loops and partials included), range sizes, output size, block
   nesting, partial depth, the size of assigned variables, integer size and CPU

@@ -10,9 +10,11 @@ A definition is a list of mappings::
 
 :func:`parse_messages` validates one; :class:`PreparedChat` compiles every
 message once and renders them all with one set of values, coerced once against
-the declared parameters, exactly as a text prompt's values are.  Every message
-is held to the same limits as a text template; an error names the message by
-its index (``messages[2]``), and keeps the line and column within it.
+the declared parameters, exactly as a text prompt's values are.  The messages
+share one render's limits, as if they were one template (loop iterations and
+CPU time counted over all of them, their output together at most
+:data:`MAX_OUTPUT_SIZE`); an error names the message by its index
+(``messages[2]``), and keeps the line and column within it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .limits import MAX_MESSAGES, MAX_OUTPUT_SIZE
 from .parameters import Parameter, _check_values, _Coercion, parse_parameters
 from .parsing import _IDENTIFIER, _usable_as_variable
 from .rendering import PreparedPrompt
+from .sandbox import Budget
 
 ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant")
 """The roles a message (or a message in a placeholder's history) may have."""
@@ -257,13 +260,14 @@ class PreparedChat:
     def _render(self, data: dict[str, object]) -> list[dict[str, str]]:
         result: list[dict[str, str]] = []
         partials = self.partials
+        budget = Budget()  # the messages share one render's loop and CPU-time limits
         total = 0
         for index, (role, compiled, placeholder) in enumerate(self._plan):
             if compiled is None:
                 result.extend(check_history(placeholder, data.get(placeholder)))
                 continue
             try:
-                text = compiled._render(data, partials)
+                text = compiled._render(data, partials, budget)
             except TemplateError as err:
                 raise _located(err, index, role) from None
             total += len(text)

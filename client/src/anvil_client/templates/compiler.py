@@ -15,7 +15,7 @@ from .limits import MAX_OUTPUT_SIZE
 from .parameters import Parameter, _check_values, _plain, coerce_values
 from .parsetree import _PLAIN_VALUE_TYPES
 from .parsing import _IDENTIFIER, _RESERVED_NAMES, _parse, _usable_as_variable
-from .sandbox import _BoundTemplate
+from .sandbox import Budget, _BoundTemplate
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ class CompiledTemplate:
             data = {key: _plain(key, value) for key, value in _check_values(values).items()}
         return self._render(data)
 
-    def _render(self, data: dict[str, object], partials: Mapping[str, Any] | None = None) -> str:
+    def _render(self, data: dict[str, object], partials: Mapping[str, Any] | None = None,
+                budget: Budget | None = None) -> str:
         """Render checked values (a dict owned by the caller); ``partials``: what ``{% render %}``
         may render (names → :class:`~anvil_client.templates.PreparedPrompt`)."""
         texts = self._texts
@@ -108,7 +109,7 @@ class CompiledTemplate:
             if text is not None:
                 return text
         try:
-            return self._template.render_values(data, partials)
+            return self._template.render_values(data, partials, budget)
         except Exception as err:  # noqa: BLE001 - converted, never leaked
             raise _convert_render_error(err, self._source) from err
 

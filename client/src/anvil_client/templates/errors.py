@@ -80,8 +80,8 @@ class TemplateSyntaxError(_Located):
 
     ``line`` and ``column`` are 1-based and point at the offending token when
     known; the message then ends with ``(line L, column C)``.  Also raised for
-    blocks nested deeper than :data:`MAX_NESTING_DEPTH`, unknown filters and the
-    forbidden ``include``/``render`` tags.
+    blocks nested deeper than :data:`MAX_NESTING_DEPTH`, unknown filters, the
+    refused ``include`` tag and ``render`` in its ``with``/``for`` forms.
     """
 
     line: int | None

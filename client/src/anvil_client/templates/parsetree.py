@@ -93,9 +93,10 @@ _FAST_NODE_CLASSES: dict[type[Node], type[Node] | None] = {}
 def _fast_node_class(cls: type[Node]) -> type[Node] | None:
     """A subclass of a node class whose ``render`` is its ``render_to_output``.
 
-    ``Node.render`` only checks the context's disabled tags (set by
-    ``include``/``render``, which this environment refuses) before calling
-    ``render_to_output``: skipping it saves a call per node rendered.
+    ``Node.render`` only checks the context's disabled tags (set by liquid's
+    own ``include``/``render``, which this environment does not use: its
+    partials never disable tags) before calling ``render_to_output``:
+    skipping it saves a call per node rendered.
     """
     try:
         return _FAST_NODE_CLASSES[cls]

@@ -268,6 +268,19 @@ class _RenderContext(RenderContext):
         return _OutputBuffer(limit=MAX_OUTPUT_SIZE - carry)
 
 
+class Budget:
+    """The limits several renders share as if they were one (the messages of a chat prompt): loop
+    iterations counted and CPU time measured from the first render's start."""
+
+    __slots__ = ("iterations", "ticks", "deadline", "wall_gate")
+
+    def __init__(self) -> None:
+        self.iterations = 0
+        self.ticks = 0
+        self.deadline = time.thread_time() + MAX_RENDER_SECONDS
+        self.wall_gate = time.perf_counter() + MAX_RENDER_SECONDS / 2
+
+
 class _BoundTemplate(BoundTemplate):
     context_class = _RenderContext
 
@@ -310,13 +323,23 @@ class _BoundTemplate(BoundTemplate):
             return render_args
         return super().make_globals(render_args)
 
-    def render_values(self, data: dict[str, object], partials: Mapping[str, Any] | None = None) -> str:
+    def render_values(self, data: dict[str, object], partials: Mapping[str, Any] | None = None,
+                      budget: Budget | None = None) -> str:
         """``render(data)`` for a dict the caller owns (it is not copied); ``partials``: what
-        ``{% render %}`` may render."""
+        ``{% render %}`` may render; ``budget``: the loop iterations and CPU time already spent by the
+        other renders of one whole prompt (a chat prompt's messages), which this render goes on from."""
         context = _RenderContext(self, globals=self.make_globals(data))
         context.partials = partials
         buf = _OutputBuffer(limit=MAX_OUTPUT_SIZE)
-        self.render_with_context(context, buf)
+        if budget is None:
+            self.render_with_context(context, buf)
+            return buf.getvalue()
+        context._iterations, context._ticks = budget.iterations, budget.ticks
+        context._deadline, context._wall_gate = budget.deadline, budget.wall_gate
+        try:
+            self.render_with_context(context, buf)
+        finally:
+            budget.iterations, budget.ticks = context._iterations, context._ticks
         return buf.getvalue()
 
 

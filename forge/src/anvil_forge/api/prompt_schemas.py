@@ -5,11 +5,13 @@ rules of :mod:`.schemas` apply: NUL refused, the rest checked by the service lay
 
 from __future__ import annotations
 
+import warnings
+
 import uuid
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, StrictBool, StrictFloat, StrictInt, create_model
+from pydantic import AfterValidator, ConfigDict, create_model, model_serializer
 from pydantic.json_schema import SkipJsonSchema
 
 from anvil_client import model_config as config_rules
@@ -191,23 +193,49 @@ class StatusChange(Schema):
         description="review: submit a LIVE set; locked: approve a review; live: reject a review or unlock")
 
 
-Scalar = StrictBool | StrictInt | StrictFloat | Text
 
 
-class Parameter(Schema):
-    name: Text = Field(max_length=100)
-    type: Literal["string", "number", "boolean"] = "string"
-    description: Text = ""
-    required: bool = True
-    default: Scalar | None = Field(None, description="for optional parameters; coerced to the type")
+ParameterType = Literal["string", "number", "boolean", "integer", "enum", "list", "object"]
+ItemType = Literal["string", "number", "integer", "boolean", "object"]
 
 
-class ParameterOut(Schema):
-    name: str
-    type: Literal["string", "number", "boolean"]
-    description: str = ""
-    required: bool = True
-    default: Any = None
+with warnings.catch_warnings():
+    # A declaration's key is `schema`, which pydantic's BaseModel also has (a deprecated method): the field
+    # is meant to shadow it.
+    warnings.filterwarnings("ignore", message='Field name "schema"', category=UserWarning)
+
+    class Parameter(Schema):
+        name: Text = Field(max_length=100)
+        type: ParameterType = "string"
+        description: Text = ""
+        required: bool = True
+        default: Any = Field(None, description="for optional parameters; coerced to the type (a list for `list`, "
+                                               "an object for `object`)")
+        values: list[Text] | None = Field(None, description="`enum` only: the allowed values (strings)")
+        items: ItemType | None = Field(None, description="`list` only: the type of each item (default string)")
+        schema: JsonObject | None = Field(None, description="`object`, or `list` of objects: a JSON Schema the "  # type: ignore[assignment]
+                                                            "value must match")
+
+        def declaration(self) -> dict[str, Any]:
+            """As the domain takes it (unset type-specific keys left out)."""
+            return {k: v for k, v in self.dict().items() if k not in ("values", "items", "schema") or v is not None}
+
+    class ParameterOut(Schema):
+        name: str
+        type: ParameterType
+        description: str = ""
+        required: bool = True
+        default: Any = None
+        values: list[str] | None = None
+        items: ItemType | None = None
+        schema: dict[str, Any] | None = None  # type: ignore[assignment]
+
+        @model_serializer(mode="wrap")
+        def _type_keys_only_when_set(self, handler: Any) -> dict[str, Any]:
+            # A declaration shows the keys its type has, as the domain stores it (string, number and boolean
+            # parameters look as they always did).
+            data = handler(self)
+            return {k: v for k, v in data.items() if k not in ("values", "items", "schema") or v is not None}
 
 
 class PartialUse(Schema):

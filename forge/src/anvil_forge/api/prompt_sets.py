@@ -58,7 +58,7 @@ def create_prompt(request, id: uuid.UUID, payload: PromptCreate):
     `messages`). Its template or messages must compile and its partials resolve."""
     user = actor(request)
     prompt_set = prompt_queries.get_prompt_set(user, id)
-    parameters = None if payload.parameters is None else [p.dict() for p in payload.parameters]
+    parameters = None if payload.parameters is None else [p.declaration() for p in payload.parameters]
     return Status(201, prompt_services.create_prompt(
         user, prompt_set, payload.name, payload.slug, payload.template, parameters, payload.description,
         payload.metadata, kind=payload.kind, messages=payload.messages, config=payload.config))

@@ -29,7 +29,7 @@ def update_prompt(request, id: uuid.UUID, payload: PromptUpdate):
     user = actor(request)
     changes = payload.dict(exclude_unset=True)
     if changes.get("parameters") is not None and payload.parameters is not None:  # the same test, for mypy
-        changes["parameters"] = [p.dict() for p in payload.parameters]
+        changes["parameters"] = [p.declaration() for p in payload.parameters]
     return prompt_services.update_prompt(user, prompt_queries.get_prompt(user, id), **changes)
 
 

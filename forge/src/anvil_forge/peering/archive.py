@@ -40,7 +40,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from anvil_client import model_config
+from anvil_client import composition, model_config
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 from anvil_client.bundle import canonical
@@ -136,7 +136,7 @@ def _needs_v2(content: dict) -> bool:
     """Does the content use anything format 1 cannot hold?"""
     def prompt_v2(prompt: dict) -> bool:
         return ((prompt.get("kind") or "text") != "text" or bool(prompt.get("config")) or bool(prompt.get("messages"))
-                or "render" in prompt.get("template", "")
+                or composition.RENDER_TAG.search(prompt.get("template", "")) is not None
                 or any(q.get("type", "string") not in ("string", "number", "boolean") or set(q) - _V1_PARAMETER_KEYS
                        for q in prompt.get("parameters", [])))
 
@@ -289,6 +289,10 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
                     semver_rules.parse_specifier(spec)
                 except semver_rules.VersionError as exc:
                     add((dwhere, str(exc)))
+        cycle = _dependency_cycle(content["prompt_sets"], prompt_set["slug"])
+        if cycle:
+            add((f"archive.content.prompt_sets[{prompt_set['slug']}].dependencies",
+                 f"dependencies form a cycle: {' → '.join(cycle)}"))
         problem = _config_problem(prompt_set.get("config") or {}, removals=False)
         if problem:
             add((f"archive.content.prompt_sets[{prompt_set['slug']}].config", problem))
@@ -345,6 +349,24 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
         if prompt_set["last_sequence"] < previous:
             add((f"{where}.last_sequence", f"must be at least the highest version sequence ({previous})"))
     return problems
+
+
+def _dependency_cycle(prompt_sets: list[dict], start: str) -> list[str] | None:
+    graph = {s["slug"]: sorted((s.get("dependencies") or {})) for s in prompt_sets}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return path[path.index(node):] + [node] if node == start else None
+        path.append(node)
+        for nxt in graph.get(node, []):
+            found = visit(nxt)
+            if found:
+                return found
+        path.pop()
+        return None
+
+    return visit(start)
 
 
 def _template_problem(source: str) -> str | None:

@@ -98,13 +98,16 @@ def library_for(prompt_set: PromptSet, snapshot: dict | None = None,
                 label: str | None = None) -> tuple[shared.Library, shared.SetVersion]:
     """A library holding the set (its working copy, or the version whose ``snapshot`` is given) and every
     set version it reaches through its locks, transitively."""
+    unresolved: dict[str, str] = {}
     if snapshot is None:
         locks = resolve_locks(prompt_set, strict=False)
         prompts = {p.slug: prompt_snapshot(p) for p in prompt_set.prompts.all()}
+        unresolved = {slug: f"no version of '{slug}' matches {spec}" for slug, spec in
+                      (prompt_set.dependencies or {}).items() if slug not in locks}
     else:
         locks = dict(snapshot.get("locks") or {})
         prompts = dict(snapshot.get("prompts") or {})
-    origin = shared.SetVersion(prompt_set.slug, label, prompts, locks)
+    origin = shared.SetVersion(prompt_set.slug, label, prompts, locks, unresolved)
     library = shared.Library([origin])
     pending = list(locks.items())
     while pending:
@@ -187,6 +190,17 @@ def dependents(prompt_set: PromptSet) -> list[str]:
     """Slugs of the sets of its project that declare a dependency on this one."""
     return sorted(s.slug for s in PromptSet.objects.filter(project_id=prompt_set.project_id)
                   .exclude(pk=prompt_set.pk) if prompt_set.slug in (s.dependencies or {}))
+
+
+def versions_locking_set(prompt_set: PromptSet) -> list[str]:
+    """``set@label -> slug@label`` for the versions of other sets of the project that lock one of this set's."""
+    found = []
+    for other in Version.objects.filter(prompt_set__project_id=prompt_set.project_id).exclude(
+            prompt_set_id=prompt_set.pk).select_related("prompt_set"):
+        label = (other.snapshot.get("locks") or {}).get(prompt_set.slug)
+        if label is not None:
+            found.append(f"{other.prompt_set.slug}@{other.label} (locks {prompt_set.slug}@{label})")
+    return sorted(found)
 
 
 def versions_locking(version: Version) -> list[str]:

@@ -188,6 +188,8 @@ def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=Non
         changed.append("dependencies")
     if changed:
         _save(prompt_set, "prompt set name or slug already used")
+        if "dependencies" in changed:  # e.g. a dependency removed while a prompt still renders its partial
+            composition.refuse_problems(composition.problems(prompt_set), "the set's prompts would not render")
         record(actor, organisation, "prompt_set.update", prompt_set, {"fields": changed})
     return prompt_set
 
@@ -200,6 +202,10 @@ def delete_prompt_set(actor: User, prompt_set: PromptSet) -> None:
     require_editable(prompt_set)
     _ensure_never_published(prompt_set.versions.all(), "prompt set")
     _ensure_not_depended_on(prompt_set, "it cannot be deleted")
+    locking = composition.versions_locking_set(prompt_set)
+    if locking:
+        raise Conflict(f"prompt set '{prompt_set.slug}' has versions locked by {', '.join(locking[:5])}: deleting it "
+                       f"would break them (they render its prompts)")
     record(actor, organisation, "prompt_set.delete", prompt_set,
            {"project": prompt_set.project.slug, "versions": prompt_set.versions.count()})
     prompt_set.delete()
