@@ -95,8 +95,12 @@ def test_settings_save_defaults_and_dependencies(member, world, common):
     assert saved.dependencies == {"common": "~1.1"}
     assert saved.config == {"model": "gpt-4o", "temperature": 0.4, "frequency_penalty": 0.5}
     assert "model defaults" in text(response) and "gpt-4o" in text(response)
-    member.post(SET + "edit", settings(**{"cfg-model": "gpt-4o", "cfg-temperature": "0.4",
-                                          "cfg-extra": '{"frequency_penalty": 0.5}'}))
+    no_rows = settings(**{"cfg-model": "gpt-4o", "cfg-temperature": "0.4", "cfg-extra": '{"frequency_penalty": 0.5}'})
+    refused = member.post(SET + "edit", no_rows)  # welcome still renders common.tone
+    assert refused.status_code == 200 and "no dependency on" in text(refused)
+    assert refresh(world.pset).dependencies == {"common": "~1.1"}
+    prompts.update_prompt(world.owner, world.prompt, template="Hello {{ name }}!")
+    member.post(SET + "edit", no_rows)
     assert refresh(world.pset).dependencies == {}  # every row removed: no dependency
 
 
