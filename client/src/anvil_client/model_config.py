@@ -28,8 +28,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, Union
 
-from jsonschema import validators  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
 from .errors import AnvilClientError
 
@@ -42,7 +40,17 @@ SCHEMA: Final[dict[str, Any]] = json.loads(
 #: The keys whose values :func:`check_config` checks; every other key is kept as it is.
 KNOWN_KEYS: Final[tuple[str, ...]] = tuple(SCHEMA["properties"])
 
-_VALIDATOR: Final = validators.Draft202012Validator(SCHEMA)
+
+
+@functools.cache
+def _validator() -> Any:
+    # jsonschema is imported on the first check, not with anvil_client: an application that only serves
+    # prompts never pays for it (~80 ms).
+    from jsonschema import validators  # type: ignore[import-untyped, unused-ignore]
+
+    return validators.Draft202012Validator(SCHEMA)
+
+
 _INTEGER_KEYS: Final = tuple(key for key in KNOWN_KEYS if SCHEMA["properties"][key].get("type") == "integer")
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _JSON_KINDS: Final = "an object, a list, a string, a number, true, false or null"
@@ -187,7 +195,7 @@ def _json_copy(value: object, path: _Path, found: dict[tuple[_Path, str], Config
 
 def _schema_errors(config: dict[str, Any]) -> Iterator[tuple[_Path, ConfigError]]:
     """The problems :data:`SCHEMA` finds, then those of the nested JSON Schemas and of the function names."""
-    for error in _VALIDATOR.iter_errors(config):
+    for error in _validator().iter_errors(config):
         yield from _explain(error)
     response_format = config.get("response_format")
     if (isinstance(response_format, dict) and response_format.get("type") == "json_schema"
@@ -227,6 +235,9 @@ def _schema_problem(text: str) -> str | None:
     formats are checked again on every call of a prompt."""
     schema = json.loads(text)
     dialect = schema.get("$schema")
+    from jsonschema import validators  # type: ignore[import-untyped, unused-ignore]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
+
     if "$schema" in schema and not (isinstance(dialect, str) and validators.validator_for(schema, default=None)):
         return (f"its $schema {_shown(dialect)} is no JSON Schema dialect known here "
                 "(e.g. https://json-schema.org/draft/2020-12/schema)")

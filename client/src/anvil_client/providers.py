@@ -40,6 +40,8 @@ anything being lost; send raw body fields with the SDKs' own ``extra_body`` key.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -150,12 +152,24 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise ProviderError("", f"The model configuration must be a JSON object, got a {type(config).__name__}")
     try:
-        settings = check_config(merge({}, config))
+        try:
+            text = json.dumps(config, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError):  # not JSON: check_config says what is wrong
+            settings = check_config(merge({}, config))
+        else:
+            settings = copy.deepcopy(_checked(text))
     except ConfigError as error:
         raise ProviderError(error.key, error.message) from None
     if "messages" in settings:
         raise ProviderError("messages", "messages is no model configuration key: the messages come from the prompt")
     return settings
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(text: str) -> dict[str, Any]:
+    """check_config of a configuration given as canonical JSON, cached: a prompt's configuration is the same on
+    every call (the copy handed out is the caller's)."""
+    return check_config(merge({}, json.loads(text)))
 
 
 def _require(settings: dict[str, Any], key: str, provider: str) -> Any:
