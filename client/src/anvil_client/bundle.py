@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import composition
 from .templates import parse_parameters
 
 FORMAT = "anvil-bundle"
@@ -36,7 +36,6 @@ FORMAT_VERSIONS = (1, 2)
 so clients of the previous release keep taking updates until something needs version 2."""
 _SEAL_FIELDS = ("checksum", "signature")
 _V1_TYPES = frozenset(["string", "number", "boolean"])
-_RENDER_TAG = re.compile(r"\brender\s*['\"]")  # (composition.RENDER_TAG: bundle is imported before it)
 
 
 class BundleError(Exception):
@@ -154,7 +153,7 @@ def _normalised_parameters(parameters: Any) -> list[dict[str, Any]]:
 def _v1_prompt(prompt: Mapping[str, Any], parameters: list[dict[str, Any]]) -> bool:
     """Can a format-1 client serve this prompt? (text, no config, no partials, the first three types)"""
     return ((prompt.get("kind") or "text") == "text" and not prompt.get("config")
-            and not _RENDER_TAG.search(str(prompt.get("template", "")))
+            and not composition.RENDER_TAG.search(str(prompt.get("template", "")))
             and all(q.keys() == _PARAMETER_FIELDS and q["type"] in _V1_TYPES for q in parameters))
 
 

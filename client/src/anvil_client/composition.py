@@ -274,3 +274,23 @@ def may_render_partials(prompt: Mapping[str, Any]) -> bool:
         return any(RENDER_TAG.search(str(m.get("content", ""))) for m in prompt.get("messages", ())
                    if isinstance(m, Mapping))
     return RENDER_TAG.search(str(prompt.get("template", ""))) is not None
+
+
+def dependency_cycle(dependencies: Mapping[str, Iterable[str]], start: str) -> list[str] | None:
+    """A cycle of prompt-set dependencies through ``start`` (``["a", "b", "a"]``), or None. ``dependencies``:
+    each set's slug → the slugs it depends on. Used wherever dependencies are checked (the FORGE's set
+    settings, archive imports)."""
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return path[path.index(node):] + [node] if node == start else None
+        path.append(node)
+        for following in sorted(dependencies.get(node, ())):
+            found = visit(following)
+            if found:
+                return found
+        path.pop()
+        return None
+
+    return visit(start)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from . import templates as tpl
+from .templates.errors import _describe  # how every error message of the package shows a value
 
 ASSERTION_TYPES: tuple[str, ...] = (
     "equals",
@@ -138,22 +139,6 @@ class CaseResult:
 
 
 # --- parsing ---------------------------------------------------------------------------------------
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    if isinstance(value, (int, float)):
-        return str(value) if not isinstance(value, int) or value.bit_length() < 128 else "a huge integer"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
 
 
 def _unknown_key(key: object, known: Sequence[str], path: str) -> TestCaseError:

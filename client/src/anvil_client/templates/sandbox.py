@@ -272,13 +272,25 @@ class Budget:
     """The limits several renders share as if they were one (the messages of a chat prompt): loop
     iterations counted and CPU time measured from the first render's start."""
 
-    __slots__ = ("iterations", "ticks", "deadline", "wall_gate")
+    # (the names of the render context's own fields: _go_on and _hand_back copy between the two)
+    __slots__ = ("_iterations", "_ticks", "_deadline", "_wall_gate")
 
     def __init__(self) -> None:
-        self.iterations = 0
-        self.ticks = 0
-        self.deadline = time.thread_time() + MAX_RENDER_SECONDS
-        self.wall_gate = time.perf_counter() + MAX_RENDER_SECONDS / 2
+        self._iterations = 0
+        self._ticks = 0
+        self._deadline = time.thread_time() + MAX_RENDER_SECONDS
+        self._wall_gate = time.perf_counter() + MAX_RENDER_SECONDS / 2
+
+
+def _go_on(spent: Budget | _RenderContext, context: _RenderContext) -> None:
+    """Let ``context`` go on from what ``spent`` has used: its loop count and its CPU-time deadline."""
+    context._iterations, context._ticks = spent._iterations, spent._ticks
+    context._deadline, context._wall_gate = spent._deadline, spent._wall_gate
+
+
+def _hand_back(context: _RenderContext, spent: Budget | _RenderContext) -> None:
+    """What ``context`` used, counted against ``spent`` (after :func:`_go_on`)."""
+    spent._iterations, spent._ticks = context._iterations, context._ticks
 
 
 class _BoundTemplate(BoundTemplate):
@@ -309,12 +321,11 @@ class _BoundTemplate(BoundTemplate):
                                local_namespace_size_carry=parent.get_size_of_locals())
         child.partials = partials
         child.partial_depth = depth + 1
-        child._iterations, child._ticks = parent._iterations, parent._ticks
-        child._deadline, child._wall_gate = parent._deadline, parent._wall_gate
+        _go_on(parent, child)
         try:
             self.render_with_context(child, buffer, partial=True, block_scope=True)
         finally:
-            parent._iterations, parent._ticks = child._iterations, child._ticks
+            _hand_back(child, parent)
 
     def make_globals(self, render_args: Mapping[str, object]) -> Mapping[str, object]:
         # liquid chains the values with the template's front matter and
@@ -334,12 +345,11 @@ class _BoundTemplate(BoundTemplate):
         if budget is None:
             self.render_with_context(context, buf)
             return buf.getvalue()
-        context._iterations, context._ticks = budget.iterations, budget.ticks
-        context._deadline, context._wall_gate = budget.deadline, budget.wall_gate
+        _go_on(budget, context)
         try:
             self.render_with_context(context, buf)
         finally:
-            budget.iterations, budget.ticks = context._iterations, context._ticks
+            _hand_back(context, budget)
         return buf.getvalue()
 
 

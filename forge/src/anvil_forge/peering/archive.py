@@ -289,7 +289,8 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
                     semver_rules.parse_specifier(spec)
                 except semver_rules.VersionError as exc:
                     add((dwhere, str(exc)))
-        cycle = _dependency_cycle(content["prompt_sets"], prompt_set["slug"])
+        cycle = composition.dependency_cycle(
+            {s["slug"]: (s.get("dependencies") or {}) for s in content["prompt_sets"]}, prompt_set["slug"])
         if cycle:
             add((f"archive.content.prompt_sets[{prompt_set['slug']}].dependencies",
                  f"dependencies form a cycle: {' → '.join(cycle)}"))
@@ -349,24 +350,6 @@ def _rule_problems(content: dict) -> list[tuple[str, str]]:
         if prompt_set["last_sequence"] < previous:
             add((f"{where}.last_sequence", f"must be at least the highest version sequence ({previous})"))
     return problems
-
-
-def _dependency_cycle(prompt_sets: list[dict], start: str) -> list[str] | None:
-    graph = {s["slug"]: sorted((s.get("dependencies") or {})) for s in prompt_sets}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        if node in path:
-            return path[path.index(node):] + [node] if node == start else None
-        path.append(node)
-        for nxt in graph.get(node, []):
-            found = visit(nxt)
-            if found:
-                return found
-        path.pop()
-        return None
-
-    return visit(start)
 
 
 def _template_problem(source: str) -> str | None:

@@ -48,27 +48,10 @@ def check_dependencies(prompt_set: PromptSet, dependencies: Any) -> dict[str, st
         result[slug] = spec.strip()
     graph = {s.slug: set((s.dependencies or {}).keys()) for s in sets.values()}
     graph[prompt_set.slug] = set(result)
-    cycle = _cycle(graph, prompt_set.slug)
+    cycle = shared.dependency_cycle(graph, prompt_set.slug)
     if cycle:
         raise ValidationError.field("dependencies", f"dependencies would form a cycle: {' → '.join(cycle)}")
     return result
-
-
-def _cycle(graph: dict[str, set[str]], start: str) -> list[str] | None:
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        if node in path:
-            return path[path.index(node):] + [node]
-        path.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            found = visit(nxt)
-            if found:
-                return found
-        path.pop()
-        return None
-
-    return visit(start)
 
 
 def _dependency_set(prompt_set: PromptSet, slug: str) -> PromptSet | None:

@@ -259,9 +259,9 @@ def _variables(prompt: Prompt) -> list[str]:
     return tpl.variables(prompt.template)
 
 
-def _check_content(prompt: Prompt) -> None:
-    """A chat prompt's messages against its parameters, and the prompt's partials against the set's working
-    copy (a missing partial, a required parameter not passed, a cycle): refused naming it."""
+def _check_kind_content(prompt: Prompt) -> None:
+    """Before saving: content of the prompt's kind only, and a chat prompt's messages checked against its
+    parameters (refused naming the message)."""
     if prompt.kind == Kind.CHAT:
         if prompt.template:
             raise ValidationError.field("template", "a chat prompt has messages, not a template (change its kind "
@@ -270,7 +270,11 @@ def _check_content(prompt: Prompt) -> None:
     elif prompt.messages:
         raise ValidationError.field("messages", "a text prompt has a template, not messages (change its kind to "
                                                 "chat to use messages)")
-    prompt.save()
+
+
+def _check_partials(prompt: Prompt) -> None:
+    """After saving (the set's working copy now holds it): its partials (a missing partial, a required parameter
+    not passed, a cycle), refused naming the problem; the transaction then keeps nothing."""
     composition.refuse_problems(composition.problems(prompt.prompt_set, [prompt.slug]), "the prompt would not render")
 
 
@@ -289,14 +293,13 @@ def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | Non
     _unique(Prompt, {"prompt_set": prompt_set}, "name", name, label="prompt")
     _unique(Prompt, {"prompt_set": prompt_set}, "slug", slug, label="prompt")
     kind = check_kind(kind)
-    prompt = _save(
-        Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "", kind=kind,
-               template=check_template(template) if kind == Kind.TEXT else template or "", messages=messages or [],
-               parameters=check_parameters(parameters), metadata=check_metadata(metadata),
-               config=check_config(config, removals=True)),
-        f"a prompt named {name!r} already exists",
-    )
-    _check_content(prompt)
+    prompt = Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "", kind=kind,
+                    template=check_template(template) if kind == Kind.TEXT else template or "",
+                    messages=messages or [], parameters=check_parameters(parameters),
+                    metadata=check_metadata(metadata), config=check_config(config, removals=True))
+    _check_kind_content(prompt)
+    _save(prompt, f"a prompt named {name!r} already exists")
+    _check_partials(prompt)
     record(actor, organisation, "prompt.create", prompt, {"prompt_set": prompt_set.slug, "kind": kind})
     return prompt
 
@@ -351,9 +354,10 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
                 prompt.template = ""
             if prompt.kind == Kind.TEXT and messages is None:
                 prompt.messages = []
+        _check_kind_content(prompt)
         _save(prompt, "prompt name or slug already used")
         prompt.prompt_set = prompt_set
-        _check_content(prompt)
+        _check_partials(prompt)
         record(actor, organisation, "prompt.update", prompt, {"prompt_set": prompt_set.slug, "fields": changed})
     prompt.prompt_set = prompt_set
     return prompt
