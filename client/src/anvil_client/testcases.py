@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Union
 
 from . import templates as tpl
@@ -39,7 +39,7 @@ ASSERTION_TYPES: tuple[str, ...] = (
 KINDS: tuple[str, ...] = ("text", "chat")
 
 _STRING_TYPES = ("equals", "contains", "icontains", "not-contains", "starts-with")
-_CASE_KEYS = ("name", "variables", "assert")
+_CASE_KEYS = ("name", "variables", "assert", "snapshot")
 _ASSERTION_KEYS = ("type", "value", "target", "name")
 _EXCERPT = 120  # characters of a long text a message shows
 
@@ -88,6 +88,8 @@ class TestCase:
     name: str
     variables: Mapping[str, Any] = field(default_factory=dict, hash=False)
     assertions: tuple[Assertion, ...] = ()
+    snapshot: str | None = None
+    """The stored rendering its ``snapshot`` assertion compares with (None: none stored yet)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -215,7 +217,7 @@ def _parse_assertion(item: object, kind: str, path: str) -> Assertion:
                                 f"{_describe(value)}", where)
     elif type_ == "snapshot":
         if value is not None:
-            raise TestCaseError("'snapshot' takes no value: the snapshot is stored apart, by test name", where)
+            raise TestCaseError("'snapshot' takes no value: the stored rendering is the test's 'snapshot' key", where)
 
     target = item.get("target")
     where = f"{path}.target"
@@ -279,8 +281,50 @@ def parse_test_cases(items: object, *, kind: str) -> list[TestCase]:
             second = [i for i, t in enumerate(types) if t == "snapshot"][1]
             raise TestCaseError("a test has at most one 'snapshot' assertion (snapshots are stored by "
                                 "test name)", f"{path}.assert[{second}]")
-        cases.append(TestCase(str(name), dict(variables), assertions))
+        snapshot = item.get("snapshot")
+        if snapshot is not None and not isinstance(snapshot, str):
+            raise TestCaseError(f"'snapshot' is the stored rendering, a string, not {_describe(snapshot)}",
+                                f"{path}.snapshot")
+        if snapshot is not None and "snapshot" not in types:
+            raise TestCaseError("a stored 'snapshot' needs a 'snapshot' assertion to compare it with",
+                                f"{path}.snapshot")
+        cases.append(TestCase(str(name), dict(variables), assertions, snapshot))
     return cases
+
+
+def to_json(cases: Sequence[TestCase]) -> list[dict[str, Any]]:
+    """The canonical JSON form of test cases, as stored and exchanged: ``parse_test_cases`` reads it back
+    to equal cases, and ``to_json(parse_test_cases(to_json(c)))`` is ``to_json(c)``. Keys in a fixed
+    order; ``variables`` and ``assert`` always present; an assertion's ``value``, ``target`` and
+    ``name`` and a case's ``snapshot`` only when set."""
+    out: list[dict[str, Any]] = []
+    for case in cases:
+        item: dict[str, Any] = {"name": case.name, "variables": dict(case.variables), "assert": []}
+        for a in case.assertions:
+            entry: dict[str, Any] = {"type": a.type}
+            if a.value is not None:
+                entry["value"] = a.value
+            if a.target is not None:
+                entry["target"] = a.target
+            if a.name is not None:
+                entry["name"] = a.name
+            item["assert"].append(entry)
+        if case.snapshot is not None:
+            item["snapshot"] = case.snapshot
+        out.append(item)
+    return out
+
+
+def with_snapshots(cases: Sequence[TestCase], results: Sequence[CaseResult]) -> list[TestCase]:
+    """``cases`` with the snapshots a run with ``update_snapshots`` recorded (results in the same order)."""
+    return [replace(c, snapshot=r.snapshot) if r.snapshot is not None else c for c, r in zip(cases, results)]
+
+
+def summary(results: Sequence[CaseResult]) -> dict[str, Any]:
+    """``{"total", "passed", "failed", "failing": [names of failing tests]}`` of a run."""
+    failing = [r.name for r in results if not r.passed]
+    return {"total": len(results), "passed": len(results) - len(failing), "failed": len(failing),
+            "failing": failing}
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -449,7 +493,7 @@ def _run_case(
             if text is None:
                 message = subject
             elif assertion.type == "snapshot":
-                stored = snapshots.get(case.name)
+                stored = snapshots.get(case.name, case.snapshot)
                 if update_snapshots:
                     new_snapshot = text
                 elif stored is None:
@@ -474,7 +518,7 @@ def run_test_cases(
 ) -> list[CaseResult]:
     """Render ``prepared`` for each case and evaluate its assertions; one result per case, in order.
 
-    ``snapshots``: the stored snapshot texts, by test name.  With ``update_snapshots``, ``snapshot``
+    ``snapshots``: the stored snapshot texts, by test name (a case's own ``snapshot`` when absent).  With ``update_snapshots``, ``snapshot``
     assertions pass and each result's ``snapshot`` is the text to store.  Never raises for a failing
     render: it is the case's ``error``.
     """
@@ -492,4 +536,7 @@ __all__ = [
     "conversation_text",
     "parse_test_cases",
     "run_test_cases",
+    "summary",
+    "to_json",
+    "with_snapshots",
 ]

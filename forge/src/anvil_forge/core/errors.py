@@ -43,6 +43,13 @@ class ValidationError(AnvilError):
         return cls(message, [{"field": field, "message": message}])
 
 
+class PreconditionFailed(AnvilError):
+    """The caller's precondition (an ``If-Match`` ETag) no longer holds: the thing changed meanwhile."""
+
+    type = "precondition_failed"
+    status = 412
+
+
 class Conflict(AnvilError):
     """The input is fine but clashes with the stored state (duplicate, wrong status)."""
 

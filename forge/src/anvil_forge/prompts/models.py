@@ -15,6 +15,8 @@ class Project(Timestamped):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=64)
     description = models.TextField(blank=True)
+    # REVIEW -> LOCKED only while every prompt test passes (docs/prompt-tests.md, "The gate").
+    tests_gate = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -48,6 +50,9 @@ class PromptSet(Timestamped):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LIVE)
     # Highest version sequence ever given out, so a deleted version's number is never reused.
     last_sequence = models.PositiveIntegerField(default=0)
+    # The ETag of the content the last push from files wrote (docs/prompts-as-code.md): while the working
+    # copy still has it, nobody changed it on the FORGE since.
+    pushed_etag = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
@@ -78,6 +83,8 @@ class Prompt(Timestamped):
     # [{"name", "type", "description", "required", "default"}], validated by anvil_client.templates
     parameters = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Test cases, in anvil_client.testcases.to_json's form (docs/prompt-tests.md).
+    tests = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -105,6 +112,8 @@ class Version(Timestamped):
     sequence = models.PositiveIntegerField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     first_published_at = models.DateTimeField(null=True, blank=True)
+    # What the snapshot's tests gave when the version was made (testresults.py); None before tests existed.
+    test_results = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["prompt_set", "-sequence"]

@@ -8,12 +8,15 @@ refuses it too, see migration 0002).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from anvil_client import templates as tpl
+from anvil_client import testcases
 from anvil_client import versions as semver_rules
 
 from anvil_forge.audit.services import record
@@ -22,15 +25,20 @@ from anvil_forge.core.slugs import check_slug, make_slug
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 
-from . import approvals, composition, imports
+from . import approvals, composition, imports, source_writes, testresults
 from .models import ApprovalSource, Kind, Project, Prompt, PromptSet, Status, Version
 from .transitions import TRANSITIONS
 from .validation import (
     check_config, check_kind, check_messages, check_metadata, check_name, check_parameters, check_template,
+    check_tests,
 )
 
 if TYPE_CHECKING:  # annotations only: accounts.models is not imported by other apps at run time
     from anvil_forge.accounts.models import User
+
+# Set while replace_source saves a set's prompts one by one: partials are checked once, over the whole set,
+# after the last (a new prompt may render another new one).
+_whole_set_checked: ContextVar[bool] = ContextVar("whole_set_checked", default=False)
 
 
 
@@ -92,7 +100,8 @@ def create_project(actor: User, organisation, name: str, slug: str | None = None
 
 
 @transaction.atomic
-def update_project(actor: User, project: Project, *, name=None, slug=None, description=None) -> Project:
+def update_project(actor: User, project: Project, *, name=None, slug=None, description=None,
+                   tests_gate=None) -> Project:
     policy.require(actor, Action.MANAGE_PROJECTS, project.organisation, "project")
     scope, changed = {"organisation": project.organisation}, []
     if name is not None and name != project.name:
@@ -106,9 +115,13 @@ def update_project(actor: User, project: Project, *, name=None, slug=None, descr
     if description is not None and description != project.description:
         project.description = description
         changed.append("description")
+    if tests_gate is not None and bool(tests_gate) != project.tests_gate:
+        project.tests_gate = bool(tests_gate)
+        changed.append("tests_gate")
     if changed:
         _save(project, "project name or slug already used")
-        record(actor, project.organisation, "project.update", project, {"fields": changed})
+        record(actor, project.organisation, "project.update", project,
+               {"fields": changed, **({"tests_gate": project.tests_gate} if "tests_gate" in changed else {})})
     return project
 
 
@@ -188,7 +201,8 @@ def update_prompt_set(actor: User, prompt_set: PromptSet, *, name=None, slug=Non
         changed.append("dependencies")
     if changed:
         _save(prompt_set, "prompt set name or slug already used")
-        if "dependencies" in changed:  # e.g. a dependency removed while a prompt still renders its partial
+        if "dependencies" in changed and not _whole_set_checked.get():  # e.g. a dependency removed while a
+            # prompt still renders its partial
             composition.refuse_problems(composition.problems(prompt_set), "the set's prompts would not render")
         record(actor, organisation, "prompt_set.update", prompt_set, {"fields": changed})
     return prompt_set
@@ -232,6 +246,7 @@ def change_status(actor: User, prompt_set: PromptSet, status: str) -> PromptSet:
         _ensure_ready_for_review(prompt_set)
     summary = {"from": current.value, "to": target.value}
     if target == Status.LOCKED:  # the approver approves the content under review: the working copy
+        _ensure_tests_pass(prompt_set)
         snapshot = composition.working_snapshot(prompt_set)
         approvals.approve(prompt_set, snapshot, ApprovalSource.REVIEW, actor)
         summary["approved_content"] = approvals.content_digest(snapshot)
@@ -239,6 +254,19 @@ def change_status(actor: User, prompt_set: PromptSet, status: str) -> PromptSet:
     prompt_set.save(update_fields=["status", "updated_at"])
     record(actor, organisation, f"prompt_set.{verb}", prompt_set, summary)
     return prompt_set
+
+
+def _ensure_tests_pass(prompt_set: PromptSet) -> None:
+    """The gate (docs/prompt-tests.md): no locking while a test of the working copy fails, unless the
+    project turned it off."""
+    if not prompt_set.project.tests_gate:
+        return
+    failing = testresults.failing(testresults.for_working_copy(prompt_set))
+    if failing:
+        shown = "; ".join(failing[:10]) + (f"; and {len(failing) - 10} more" if len(failing) > 10 else "")
+        raise Conflict(f"prompt set '{prompt_set.slug}' cannot be locked while tests fail: {shown} (fix them, or "
+                       f"turn the project's test gate off)",
+                       [{"field": f"prompts.{name.split(': ', 1)[0]}.tests", "message": name} for name in failing[:50]])
 
 
 def _ensure_ready_for_review(prompt_set: PromptSet) -> None:
@@ -275,6 +303,8 @@ def _check_kind_content(prompt: Prompt) -> None:
 def _check_partials(prompt: Prompt) -> None:
     """After saving (the set's working copy now holds it): its partials (a missing partial, a required parameter
     not passed, a cycle), refused naming the problem; the transaction then keeps nothing."""
+    if _whole_set_checked.get():
+        return  # replace_source checks the whole set once every prompt is saved
     composition.refuse_problems(composition.problems(prompt.prompt_set, [prompt.slug]), "the prompt would not render")
 
 
@@ -283,7 +313,8 @@ def _check_partials(prompt: Prompt) -> None:
 @transaction.atomic
 def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | None = None, template: str = "",
                   parameters: list | None = None, description: str = "", metadata: dict | None = None,
-                  kind: str = Kind.TEXT, messages: list | None = None, config: dict | None = None) -> Prompt:
+                  kind: str = Kind.TEXT, messages: list | None = None, config: dict | None = None,
+                  tests: list | None = None) -> Prompt:
     prompt_set = _locked_set(prompt_set)
     organisation = prompt_set.project.organisation
     policy.require(actor, Action.EDIT_PROMPTS, organisation, "prompt set")
@@ -296,7 +327,8 @@ def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | Non
     prompt = Prompt(prompt_set=prompt_set, name=name, slug=slug, description=description or "", kind=kind,
                     template=check_template(template) if kind == Kind.TEXT else template or "",
                     messages=messages or [], parameters=check_parameters(parameters),
-                    metadata=check_metadata(metadata), config=check_config(config, removals=True))
+                    metadata=check_metadata(metadata), config=check_config(config, removals=True),
+                    tests=check_tests(tests, kind))
     _check_kind_content(prompt)
     _save(prompt, f"a prompt named {name!r} already exists")
     _check_partials(prompt)
@@ -306,7 +338,7 @@ def create_prompt(actor: User, prompt_set: PromptSet, name: str, slug: str | Non
 
 @transaction.atomic
 def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template=None, parameters=None,
-                  description=None, metadata=None, kind=None, messages=None, config=None) -> Prompt:
+                  description=None, metadata=None, kind=None, messages=None, config=None, tests=None) -> Prompt:
     """Change a prompt. Changing ``kind`` clears the other kind's content (a text prompt's template, a chat
     prompt's messages) unless it is given too."""
     prompt_set = _locked_set(prompt.prompt_set)
@@ -348,6 +380,11 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
     if metadata is not None and metadata != prompt.metadata:
         prompt.metadata = check_metadata(metadata)
         changed.append("metadata")
+    if tests is not None or "kind" in changed:  # a kind change re-checks the tests' targets
+        checked = check_tests(prompt.tests if tests is None else tests, prompt.kind)
+        if checked != prompt.tests:
+            prompt.tests = checked
+            changed.append("tests")
     if changed:
         if "kind" in changed:  # the other kind's content goes, unless it was given (then it is refused)
             if prompt.kind == Kind.CHAT and template is None:
@@ -361,6 +398,32 @@ def update_prompt(actor: User, prompt: Prompt, *, name=None, slug=None, template
         record(actor, organisation, "prompt.update", prompt, {"prompt_set": prompt_set.slug, "fields": changed})
     prompt.prompt_set = prompt_set
     return prompt
+
+
+@transaction.atomic
+def update_test_snapshots(actor: User, prompt: Prompt, names: list[str] | None = None) -> list[str]:
+    """Store, as each ``snapshot`` test's snapshot, what the prompt renders now (the tests named, or all);
+    returns the names of the tests whose snapshot changed. A test whose render fails keeps its snapshot."""
+    prompt_set = _locked_set(prompt.prompt_set)
+    policy.require(actor, Action.EDIT_PROMPTS, prompt_set.project.organisation, "prompt")
+    require_editable(prompt_set)
+    prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    prompt.prompt_set = prompt_set
+    cases = testcases.parse_test_cases(prompt.tests, kind=prompt.kind)
+    unknown = sorted(set(names or []) - {c.name for c in cases})
+    if unknown:
+        raise NotFound(f"prompt '{prompt.slug}' has no test {unknown[0]!r}",
+                       [{"field": "names", "message": "no such test"}])
+    results = testresults.for_prompt(prompt, update_snapshots=True)
+    wanted = [r if names is None or r.name in names else replace(r, snapshot=None) for r in results]
+    updated = testcases.to_json(testcases.with_snapshots(cases, wanted))
+    changed = [new["name"] for old, new in zip(prompt.tests, updated) if old.get("snapshot") != new.get("snapshot")]
+    if changed:
+        prompt.tests = updated
+        prompt.save(update_fields=["tests", "updated_at"])
+        record(actor, prompt_set.project.organisation, "prompt.update", prompt,
+               {"prompt_set": prompt_set.slug, "fields": ["tests"], "snapshots_updated": changed})
+    return changed
 
 
 @transaction.atomic
@@ -407,16 +470,18 @@ def _new_version(actor: User, prompt_set: PromptSet, label: str, changelog: str,
                  extra=None) -> Version:
     organisation = prompt_set.project.organisation
     label = _check_label(prompt_set, label)
+    results = testresults.for_snapshot(prompt_set, snapshot)
     sequence = prompt_set.last_sequence + 1
     prompt_set.last_sequence = sequence
     prompt_set.save(update_fields=["last_sequence", "updated_at"])
     version = _save(
         Version(prompt_set=prompt_set, label=label, changelog=changelog or "", snapshot=snapshot,
-                sequence=sequence, created_by=actor),
+                sequence=sequence, created_by=actor, test_results=results),
         f"version {label} already exists",
     )
+    tests = {"tests": testresults.summary(results)} if results else {}
     record(actor, organisation, f"version.{verb}", version,
-           {"prompt_set": prompt_set.slug, "label": label, "sequence": sequence, **(extra or {})})
+           {"prompt_set": prompt_set.slug, "label": label, "sequence": sequence, **(extra or {}), **tests})
     return version
 
 
@@ -500,3 +565,16 @@ def mark_published(version: Version) -> None:
     """Note the first time a version is published (the one change a version allows: see migration 0002)."""
     if version.first_published_at is None:
         Version.objects.filter(pk=version.pk, first_published_at__isnull=True).update(first_published_at=timezone.now())
+
+
+# --- sources: a set as prompt files hold it (docs/prompts-as-code.md) ----------------------------------
+
+@transaction.atomic
+def replace_source(actor: User, project: Project, slug: str, document: dict, *, if_match: str | None = None,
+                   create: bool = False) -> tuple[PromptSet, dict]:
+    """Make the LIVE set ``slug``'s working copy equal ``document`` (a source, see prompts/sources.py):
+    prompts created, changed and deleted by slug, in one transaction, partials checked over the result.
+    ``if_match``: the ETag the caller last saw (PreconditionFailed when the working copy has another);
+    ``create``: the set must not exist yet, and is created. Returns the set and what changed (sources.plan);
+    an unchanged document changes nothing. A REVIEW or LOCKED set is refused (Conflict)."""
+    return source_writes.replace(actor, project, slug, document, if_match=if_match, create=create)

@@ -1,6 +1,6 @@
 """The snapshot of a prompt set: what a version freezes and what diffs compare (docs/data-model.md).
 
-Keys added after the first release (a prompt's ``kind``, ``messages`` and ``config``; a set's ``config``,
+Keys added after the first release (a prompt's ``kind``, ``messages``, ``config`` and ``tests``; a set's ``config``,
 ``dependencies`` and ``locks``) are written only when they differ from their default, so the snapshot — and
 the content digest approvals are recorded by — of a set that uses none of them is what it always was, and
 every snapshot stored before reads the same: a missing key has its default.
@@ -24,6 +24,8 @@ def prompt_snapshot(prompt) -> dict:
         snapshot["messages"] = [dict(m) for m in prompt.messages]
     if prompt.config:
         snapshot["config"] = dict(prompt.config)
+    if prompt.tests:
+        snapshot["tests"] = [dict(t) for t in prompt.tests]
     return snapshot
 
 

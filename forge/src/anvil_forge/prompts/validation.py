@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anvil_client import model_config
+from anvil_client import model_config, testcases
 from anvil_client import templates as tpl
 
 from anvil_forge.core.errors import ValidationError
@@ -93,3 +93,19 @@ def check_messages(messages, parameters: list[dict]) -> list[dict]:
         field = f"messages[{exc.message_index}].content" if exc.message_index is not None else "messages"
         raise ValidationError.field(field, str(exc)) from None
     return [item.to_dict() for item in chat.items]
+
+
+MAX_TESTS = 100  # per prompt: each is rendered on every version, lock and editor check
+
+
+def check_tests(tests, kind: str) -> list[dict]:
+    """A prompt's test cases (anvil_client.testcases): errors name where (``tests[1].assert[0].value``).
+    Stored in the canonical form, so equal definitions are equal rows, snapshots and digests."""
+    if tests is None:
+        return []
+    if isinstance(tests, list) and len(tests) > MAX_TESTS:
+        raise ValidationError.field("tests", f"a prompt has at most {MAX_TESTS} test cases")
+    try:
+        return testcases.to_json(testcases.parse_test_cases(tests, kind=kind))
+    except testcases.TestCaseError as exc:
+        raise ValidationError.field(exc.path, exc.message) from None

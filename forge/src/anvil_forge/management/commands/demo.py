@@ -69,6 +69,33 @@ REPLY_PARAMETERS = [
     {"name": "question", "type": "string", "description": "the customer's new message"},
 ]
 
+# Test cases (docs/prompt-tests.md): run on every version, by the locking gate and by `anvil-client test`.
+WELCOME_TESTS = [
+    {"name": "greets by name", "variables": {"name": "Ada"}, "assert": [{"type": "contains", "value": "Ada"}]},
+    {"name": "mentions the trial", "variables": {"name": "Ada", "trial": True},
+     "assert": [{"type": "contains", "value": "trial lasts 14 days"}, {"type": "max-tokens", "value": 80}]},
+    {"name": "a name is required", "variables": {}, "assert": [{"type": "error", "value": "name"}]},
+]
+SYSTEM_TESTS = [
+    {"name": "names the product", "variables": {"product": "Acme Cloud"},
+     "assert": [{"type": "starts-with", "value": "You are Anvil"}, {"type": "contains", "value": "Acme Cloud"}]},
+    {"name": "answers in the asked language", "variables": {"product": "Acme Cloud", "language": "French"},
+     "assert": [{"type": "snapshot"}]},
+]
+SUMMARISE_TESTS = [
+    {"name": "short", "variables": {"ticket": "My invoice is wrong."},
+     "assert": [{"type": "max-tokens", "value": 60}, {"type": "not-contains", "value": "{{"}]},
+]
+REPLY_TESTS = [
+    {"name": "the question comes last", "variables": {"question": "Where is my invoice?", "history": [
+        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"}]},
+     "assert": [{"type": "equals", "target": -1, "value": "Where is my invoice?"},
+                {"type": "equals", "target": 1, "value": "Hi"}]},
+    {"name": "pro customers get detail", "variables": {"question": "Why?", "tier": "pro", "history": []},
+     "assert": [{"type": "contains", "target": "system", "value": "Pro customer"},
+                {"type": "icontains", "target": "system", "value": "never promise refunds"}]},
+]
+
 
 class Command(BaseCommand):
     help = "Load demo data (idempotent) and print the demo logins."
@@ -113,7 +140,8 @@ class Command(BaseCommand):
         emails = prompts.create_prompt_set(admin, project, "Emails", "emails", "Transactional e-mails",
                                            {"model": "gpt-4o-mini", "temperature": 0.4})
         for name, slug, template, params in EMAILS[:2]:
-            prompts.create_prompt(admin, emails, name, slug, template, params)
+            prompts.create_prompt(admin, emails, name, slug, template, params,
+                                  tests=WELCOME_TESTS if slug == "welcome" else None)
         prompts.create_version(admin, emails, "1.0.0", "First release: welcome and password reset")
         welcome = emails.prompts.get(slug="welcome")
         prompts.update_prompt(admin, welcome, template=welcome.template.replace("warm", "warm, short"))
@@ -130,10 +158,13 @@ class Command(BaseCommand):
         chat = prompts.create_prompt_set(member, project, "Chat", "chat", "The support chat assistant",
                                          {"model": "gpt-4o"})
         for name, slug, template, params in CHAT:
-            prompts.create_prompt(member, chat, name, slug, template, params)
-        prompts.create_version(member, chat, "0.1.0", "First draft")
+            prompts.create_prompt(member, chat, name, slug, template, params,
+                                  tests=SYSTEM_TESTS if slug == "system" else SUMMARISE_TESTS)
         system = chat.prompts.get(slug="system")
+        prompts.update_test_snapshots(member, system)  # records what the snapshot test compares with
+        prompts.create_version(member, chat, "0.1.0", "First draft")
         prompts.update_prompt(member, system, template=system.template + "\nNever promise refunds.")
+        prompts.update_test_snapshots(member, system)
         prompts.create_version(member, chat, "0.2.0", "No refund promises")
         self._load_composed(admin, member, project)
 
@@ -143,13 +174,17 @@ class Command(BaseCommand):
 
         common = prompts.create_prompt_set(admin, project, "Common", "common", "Pieces shared by many prompts")
         name, slug, template, params = TONE
-        prompts.create_prompt(admin, common, name, slug, template, params)
+        prompts.create_prompt(admin, common, name, slug, template, params, tests=[
+            {"name": "pro customers get detail", "variables": {"tier": "pro"},
+             "assert": [{"type": "contains", "value": "go into detail"}]},
+            {"name": "free customers do not", "variables": {"tier": "free"},
+             "assert": [{"type": "not-contains", "value": "detail"}]}])
         prompts.create_version(admin, common, "1.0.0", "Shared tone of voice")
         support = prompts.create_prompt_set(admin, project, "Support", "support", "The support chat",
                                             config={"model": "gpt-4o-mini"},
                                             dependencies={"common": "^1.0"})
         prompts.create_prompt(admin, support, "Reply", "reply", kind="chat", messages=REPLY_MESSAGES,
-                              parameters=REPLY_PARAMETERS, config={"max_tokens": 400},
+                              parameters=REPLY_PARAMETERS, config={"max_tokens": 400}, tests=REPLY_TESTS,
                               description="Answers the customer's newest message, given the conversation so far")
         prompts.create_version(admin, support, "1.0.0", "First chat reply (locks common 1.0.0)")
         for prompt_set in (common, support):
