@@ -46,6 +46,9 @@ class Api:
     def patch(self, path, body=None, **headers):
         return self._send("patch", path, body, headers)
 
+    def put(self, path, body=None, **headers):
+        return self._send("put", path, body, headers)
+
     def delete(self, path, **headers):
         return self.client.delete(self._url(path), headers={**self.headers, **headers})
 

@@ -43,6 +43,13 @@ def _bodies(world, archive):
         ("POST", "/api_keys"): {"name": "k", "scopes": ["read"]},
         ("POST", "/projects/{id}/access_tokens"): {"label": "t"},
         ("POST", "/prompt_sets/{id}/publish"): {"version": "1.0.0"},
+        ("PUT", "/projects/{id}/sources/{slug}"): {
+            "slug": "emails", "name": "Emails", "prompts": [
+                {"slug": "welcome", "name": "Welcome", "template": "Hello {{ name }}!",
+                 "parameters": [{"name": "name", "type": "string"}],
+                 "tests": [{"name": "greets", "variables": {"name": "Ann"},
+                            "assert": [{"type": "contains", "value": "Ann"}]}]}]},
+        ("POST", "/prompts/{id}/test_snapshots"): {"names": ["greets"]},
         ("POST", "/projects/{id}/live_instances"): {
             "instance_id": "pod-1", "host": "h", "mode": "accepting",
             "receiver_url": "http://10.0.0.1:8080/anvil/receive", "receiver_secret": SECRET,
@@ -63,7 +70,7 @@ def _url(world, template: str) -> str:
     ids = {"organisations": world.org.pk, "projects": world.project.pk, "prompt_sets": world.pset.pk,
            "prompts": world.prompt.pk}
     return (template.replace("{id}", str(ids.get(first, uuid.uuid4())))
-            .replace("{user_id}", str(world.member.pk)).replace("{label}", "1.0.0"))
+            .replace("{user_id}", str(world.member.pk)).replace("{label}", "1.0.0").replace("{slug}", "emails"))
 
 
 def _leaves(value, path=()):

@@ -103,7 +103,7 @@ def test_the_openapi_document_describes_every_operation(db):
                     assert response["content"]["application/json"]["schema"] == {
                         "$ref": "#/components/schemas/ErrorOut"}, (method, path, code)
             if method == "get" and "{" in path and not path.endswith(("members", "audit", "prompt_sets", "prompts",
-                                                                         "versions", "diff")):
+                                                                         "versions", "diff", "sources")):
                 assert "304" in responses and "If-None-Match" in [p["name"] for p in operation["parameters"]], path
             assert operation["security"] == [{"ApiKeyAuth": []}, {"SessionAuth": []}]
     assert seen == ours

@@ -97,6 +97,15 @@ MATRIX = {
     "rollback": op("POST", lambda w: f"/prompt_sets/{w.pset.pk}/rollback", ALL, 201,
                    lambda w: {"to": "1.0.0", "label": "1.1.0"}),
     "approve_version": op("POST", lambda w: f"/prompt_sets/{w.pset.pk}/versions/1.0.0/approve", MANAGERS, 200),
+    "run_tests": op("POST", lambda w: f"/prompts/{w.prompt.pk}/run_tests", ALL, 200, read_only=True),
+    "update_test_snapshots": op("POST", lambda w: f"/prompts/{w.prompt.pk}/test_snapshots", ALL, 200,
+                                lambda w: {}),
+    "list_sources": op("GET", lambda w: f"/projects/{w.project.pk}/sources", ALL, 200),
+    "get_source": op("GET", lambda w: f"/projects/{w.project.pk}/sources/emails", ALL, 200),
+    "put_source": op("PUT", lambda w: f"/projects/{w.project.pk}/sources/emails", ALL, 200,
+                     lambda w: {"slug": "emails", "name": "Emails", "prompts": [
+                         {"slug": "welcome", "name": "Welcome", "template": "Hi {{ name }}",
+                          "parameters": [{"name": "name"}]}]}),
 }
 
 # Operations on the caller's own things (no organisation to be outside of): everyone with a key may.
@@ -184,10 +193,10 @@ def test_lists_never_show_another_organisations_things(keyed):
 
 def test_the_matrix_covers_every_operation():
     """Every operation of api.md's resource table (the routers below) has a row here."""
-    from anvil_forge.api import api_keys, organisations, projects, prompt_sets, prompts, versions
+    from anvil_forge.api import api_keys, organisations, projects, prompt_sets, prompts, sources, versions
 
     defined = {operation.view_func.__name__
-               for module in (organisations, projects, prompt_sets, prompts, versions, api_keys)
+               for module in (organisations, projects, prompt_sets, prompts, versions, sources, api_keys)
                for path_view in module.router.path_operations.values() for operation in path_view.operations}
     covered = {name.split(" ")[0] for name in [*MATRIX, *OWN]}
     assert defined == covered

@@ -15,7 +15,7 @@ import copy
 
 from ninja import NinjaAPI
 
-from . import api_keys, errors, organisations, projects, prompt_sets, prompts, versions
+from . import api_keys, errors, organisations, projects, prompt_sets, prompts, sources, versions
 from . import distribution, peering
 from .auth import AUTH
 from .parser import JsonParser
@@ -69,7 +69,7 @@ errors.install(api)
 
 # peering first: its POST /projects/import must be matched before /projects/{id}
 api.add_router("", peering.router)  # /forge/… browsing for peers, /projects/{id}/export, /projects/import
-for module in (organisations, projects, prompt_sets, prompts, versions, api_keys):
+for module in (organisations, projects, prompt_sets, prompts, versions, sources, api_keys):
     api.add_router("", module.router)
 api.add_router("", distribution.router)  # access tokens, publish, bundles, LIVE instances, events
 

@@ -19,6 +19,7 @@ from anvil_client import model_config as config_rules
 from anvil_forge.prompts import queries as prompt_queries
 
 from .schemas import DocumentedAs, JsonObject, Resource, Text, _no_nul
+from .test_schemas import TESTS_ABOUT, Tests
 
 
 # --- model configuration, chat messages, dependencies (shapes for the document) ---------
@@ -271,6 +272,7 @@ class PromptOut(Resource):
     parameters: list[ParameterOut]
     config: PromptConfigValue = Field(description=PROMPT_CONFIG_ABOUT)
     metadata: dict[str, Any]
+    tests: Tests = Field(description=TESTS_ABOUT)
     analysis: Analysis
 
     @staticmethod
@@ -293,6 +295,7 @@ class PromptCreate(Schema):
     metadata: JsonObject | None = None
     config: PromptConfigValue | None = Field(None, description=PROMPT_CONFIG_ABOUT,
                                              examples=[{"temperature": 0.7, "max_tokens": 300}])
+    tests: Tests | None = Field(None, description=TESTS_ABOUT)
 
 
 class PromptUpdate(Schema):
@@ -305,6 +308,7 @@ class PromptUpdate(Schema):
     description: Text | None = None
     metadata: JsonObject | None = None
     config: PromptConfigValue | None = Field(None, description=PROMPT_CONFIG_ABOUT + "; replaces the whole object")
+    tests: Tests | None = Field(None, description=TESTS_ABOUT)
 
 
 # --- rendering ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .auth import READ_ONLY_AUTH, actor
 from .etag import etag
 from .responses import DELETE, READ, WRITE
 from .prompt_schemas import AddressRenderIn, AddressRenderOut, PromptOut, PromptUpdate, RenderIn, RenderOut
+from .test_schemas import SnapshotUpdateIn, SnapshotUpdateOut, TestRunOut, run_out
 
 router = Router(tags=["prompts"])
 
@@ -59,6 +60,22 @@ def render_address(request, payload: AddressRenderIn):
     result, resolved = prompt_queries.render_address(actor(request), payload.address, payload.variables)
     return {**_presented(result), "address": resolved.address, "prompt_set_id": resolved.prompt_set.pk,
             "prompt": resolved.prompt_slug, "version": resolved.version_label}
+
+
+@router.post("/prompts/{uuid:id}/run_tests", response={200: TestRunOut, **WRITE}, auth=READ_ONLY_AUTH,
+             tags=["tests"])
+def run_tests(request, id: uuid.UUID):
+    """Run the working copy's test cases (nothing calls a model: the rendered prompt is checked) and answer
+    each case's result with the reasons of its failures. Stores nothing; needs only the `read` scope."""
+    return run_out(prompt_queries.prompt_test_results(prompt_queries.get_prompt(actor(request), id)))
+
+
+@router.post("/prompts/{uuid:id}/test_snapshots", response={200: SnapshotUpdateOut, **WRITE}, tags=["tests"])
+def update_test_snapshots(request, id: uuid.UUID, payload: SnapshotUpdateIn):
+    """Store what the prompt renders now as the snapshot of its `snapshot` tests (those named, or all)."""
+    user = actor(request)
+    return {"updated": prompt_services.update_test_snapshots(user, prompt_queries.get_prompt(user, id),
+                                                             payload.names)}
 
 
 def _presented(result: dict) -> dict:

@@ -172,6 +172,7 @@ class ProjectOut(Resource):
     name: str
     slug: str
     description: str
+    tests_gate: bool = Field(description="whether a prompt set may be locked only while all its tests pass")
 
 
 class ProjectCreate(Schema):
@@ -185,6 +186,8 @@ class ProjectUpdate(Schema):
     name: Text | None = Field(None, max_length=100)
     slug: Text | None = Field(None, max_length=64)
     description: Text | None = None
+    tests_gate: bool | None = Field(None, description="false lets a set be locked while tests fail (owners "
+                                                      "and admins)")
 
 
 # --- API keys -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from .prompt_schemas import (
     ParameterOut,
     PromptConfigValue,
 )
+from .test_schemas import Tests
 from .schemas import DocumentedAs, Resource, Text
 
 
@@ -57,6 +58,8 @@ class VersionOut(Resource):
     locks: dict[str, str] = Field(description="dependency slug → the exact version this version renders its "
                                               "partials from ({} without dependencies)",
                                   examples=[{"common": "1.2.3"}])
+    test_results: TestResults | None = Field(
+        description="what its prompts' tests gave when the version was made (null: it has no tests)")
 
     @staticmethod
     def resolve_created_by_email(obj):
@@ -80,6 +83,22 @@ class PromptSnapshot(Schema):
     parameters: list[ParameterOut] = []
     config: PromptConfigValue = {}
     metadata: dict[str, Any] = {}
+    tests: Tests = []
+
+
+class TestCaseResult(Schema):
+    name: str
+    passed: bool
+    failures: list[str] = Field([], description="why it failed, a line per reason")
+
+
+class TestResults(Schema):
+    """What the version's tests gave when it was made."""
+
+    total: int
+    passed: int
+    failed: int
+    prompts: dict[str, list[TestCaseResult]] = Field(description="by prompt slug: each test's result")
 
 
 class Snapshot(Schema):
