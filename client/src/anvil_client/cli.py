@@ -1,4 +1,5 @@
-"""``anvil-client``: connect an app to a FORGE, sync, switch mode, inspect and render prompts.
+"""``anvil-client``: connect an app to a FORGE, sync, switch mode, inspect and render prompts; and a
+project's prompts as files: pull, diff, push, lint, test (:mod:`anvil_client.cli_files`).
 
 Settings come from flags, then ``ANVIL_*`` environment variables, then the file
 ``connect`` writes (``$ANVIL_CONFIG`` or ``.anvil/client.json``).
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import config
+from . import cli_files, config
 from .client import Client
 from .errors import AnvilClientError
 
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--public-url", help="the URL the FORGE should push to (default http://HOST:PORT/anvil/receive)")
     p.set_defaults(func=cmd_serve_receiver)
+    cli_files.add_commands(sub)
     return parser
 
 
