@@ -26,7 +26,7 @@ def test_info_names_the_forge_its_version_and_public_key(as_role, settings):
     body = as_role("member").get("/forge/info").json()
     assert body["name"] == "forge-a" and body["version"] and body["api_version"] == "1"
     assert body["public_key"] == keys.public_key() and body["public_key"].startswith("ed25519:")
-    assert body["archive_format_version"] == 2 and body["user_email"] == "member@example.com"
+    assert body["archive_format_version"] == 3 and body["user_email"] == "member@example.com"
     settings.ANVIL_FORGE_NAME = ""
     settings.ANVIL_BASE_URL = "https://anvil.example.com"
     assert as_role("member").get("/forge/info").json()["name"] == "anvil.example.com"

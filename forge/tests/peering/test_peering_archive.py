@@ -79,7 +79,7 @@ def test_informative_parts_are_outside_the_checksum(rich):
 
 @pytest.mark.parametrize("change, field, message", [
     (lambda a: a.update(format="zip"), "archive.format", "not an Anvil project archive"),
-    (lambda a: a.update(format_version=3), "archive.format_version", "version 3 is not supported"),
+    (lambda a: a.update(format_version=4), "archive.format_version", "version 4 is not supported"),
     (lambda a: a["content"]["prompt_sets"][0].update(status="frozen"),
      "archive.content.prompt_sets[0].status", "is not one of"),
     (lambda a: a["content"]["prompt_sets"][0]["prompts"][0].update(template=5),

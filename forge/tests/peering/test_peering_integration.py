@@ -60,7 +60,7 @@ def _support(forge):
 
 def test_browse_b_through_the_remote_client(peers, forge_a):
     info = remote.info(forge_a.b)
-    assert info.name == "forge-b" and info.user_email == "admin@anvil.local" and info.archive_format_version == 2
+    assert info.name == "forge-b" and info.user_email == "admin@anvil.local" and info.archive_format_version == 3
     public = httpx.get(f"{peers.b.url}/api/v1/forge/public_key").json()
     assert info.public_key == public["public_key"]
 

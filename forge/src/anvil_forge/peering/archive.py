@@ -2,20 +2,22 @@
 
 ::
 
-    {"format": "anvil-project-archive", "format_version": 2,
+    {"format": "anvil-project-archive", "format_version": 3,
      "exported_at": "…", "source": {"forge", "url", "organisation", "project_id", "anvil_version"},
-     "content": {"project": {"name", "slug", "description"},
+     "content": {"project": {"name", "slug", "description", "tests_gate"},
                  "prompt_sets": [{"slug", "name", "description", "metadata", "config", "dependencies",
                                   "status", "last_sequence",
                                   "prompts": [{"slug", "name", "description", "kind", "template", "messages",
-                                               "parameters", "config", "metadata"}],
-                                  "versions": [{"sequence", "label", "changelog", "snapshot"}]}]},
+                                               "parameters", "config", "metadata", "tests"}],
+                                  "versions": [{"sequence", "label", "changelog", "snapshot", "test_results"}]}]},
      "checksum": "sha256:…"}
 
-Format 2 (``archive-2.schema.json``) adds chat prompts, model configuration, dependencies and the locks
-versions record. An export is written in format 1 (``archive.schema.json``, without those keys) when the
-project uses none of them, so a FORGE of the previous release can still import it; both are read, and a
-format-1 archive's content is taken with the new keys at their defaults.
+Format 2 (``archive-2.schema.json``) adds to format 1 (``archive.schema.json``) chat prompts, model
+configuration, dependencies and the locks versions record; format 3 (``archive-3.schema.json``) adds prompt
+test cases (working copies' ``tests``, and snapshots' when set), the ``test_results`` each version recorded and
+the project's ``tests_gate``. An export is written in the lowest format that holds the project (without the
+newer keys), so an earlier release that reads that format can import it; every format is read, an older
+format's content taken with the newer keys at their defaults (:func:`upgraded`).
 
 ``content`` is everything an import uses and holds no ids, timestamps or
 users, so export → import elsewhere → export gives the same ``content`` and
@@ -24,10 +26,9 @@ canonical form LIVE bundles use: :func:`anvil_client.bundle.canonical`).
 ``exported_at`` and ``source`` are informative only.
 
 :func:`build` makes an archive from a project; :func:`validate` checks one
-(format, JSON Schema ``archive.schema.json``, checksum, then the rules the
-schema cannot express: unique slugs and names, valid and rising version labels,
-parameter declarations, templates that compile) and raises
-:class:`InvalidArchive` naming the problem.
+(format, the JSON Schema of its version, checksum, then the rules the schema
+cannot express: :mod:`.archive_rules`) and raises :class:`InvalidArchive`
+naming the problem.
 """
 
 from __future__ import annotations
@@ -35,34 +36,33 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import re
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from anvil_client import composition, model_config
-from anvil_client import templates as tpl
-from anvil_client import versions as semver_rules
+from anvil_client import composition
 from anvil_client.bundle import canonical
 
 from anvil_forge.core import jsonin
 from anvil_forge.core.errors import ValidationError
 
+from . import archive_rules
+
 FORMAT = "anvil-project-archive"
-FORMAT_VERSION = 2
-FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+FORMAT_VERSIONS = (1, 2, 3)
 _V2_PROMPT_KEYS = ("kind", "messages", "config")
 _V2_SET_KEYS = ("config", "dependencies")
 _V2_SNAPSHOT_KEYS = ("config", "dependencies", "locks")
 MAX_DETAILS = 10
-SLUG_RE = re.compile(r"[a-z0-9_-]{1,64}")
+SLUG_RE = archive_rules.SLUG_RE
 
 
 class InvalidArchive(ValidationError):
     """The archive was refused before anything was imported; ``details`` name the places."""
 
 
-_SCHEMA_FILES = {1: "archive.schema.json", 2: "archive-2.schema.json"}
+_SCHEMA_FILES = {1: "archive.schema.json", 2: "archive-2.schema.json", 3: "archive-3.schema.json"}
 
 
 @cache
@@ -101,12 +101,13 @@ def _prompt(prompt) -> dict:
         "parameters": list(prompt.parameters),
         "config": dict(prompt.config),
         "metadata": dict(prompt.metadata),
+        "tests": [dict(t) for t in prompt.tests],
     }
 
 
 def _version(version) -> dict:
     return {"sequence": version.sequence, "label": version.label, "changelog": version.changelog,
-            "snapshot": version.snapshot}
+            "snapshot": version.snapshot, "test_results": version.test_results}
 
 
 def _prompt_set(prompt_set) -> dict:
@@ -127,9 +128,34 @@ def _prompt_set(prompt_set) -> dict:
 def build_content(project) -> dict:
     sets = project.prompt_sets.order_by("slug").prefetch_related("prompts", "versions")
     return {
-        "project": {"name": project.name, "slug": project.slug, "description": project.description},
+        "project": {"name": project.name, "slug": project.slug, "description": project.description,
+                    "tests_gate": project.tests_gate},
         "prompt_sets": [_prompt_set(s) for s in sets],
     }
+
+
+def _needs_v3(content: dict) -> bool:
+    """Does the content use anything format 2 cannot hold: tests, recorded results, the gate turned off?"""
+    if not content["project"]["tests_gate"]:
+        return True
+    for prompt_set in content["prompt_sets"]:
+        if any(p["tests"] for p in prompt_set["prompts"]):
+            return True
+        for version in prompt_set["versions"]:
+            if version["test_results"] is not None or any("tests" in p for p in version["snapshot"]["prompts"].values()):
+                return True
+    return False
+
+
+def _as_v2(content: dict) -> dict:
+    """Content that uses nothing of format 3, without the format-3 keys (so format 2 can hold it)."""
+    sets = []
+    for prompt_set in content["prompt_sets"]:
+        prompts = [{k: v for k, v in p.items() if k != "tests"} for p in prompt_set["prompts"]]
+        versions = [{k: v for k, v in version.items() if k != "test_results"} for version in prompt_set["versions"]]
+        sets.append({**prompt_set, "prompts": prompts, "versions": versions})
+    project = {k: v for k, v in content["project"].items() if k != "tests_gate"}
+    return {**content, "project": project, "prompt_sets": sets}
 
 
 def _needs_v2(content: dict) -> bool:
@@ -163,21 +189,27 @@ def _as_v1(content: dict) -> dict:
     return {**content, "prompt_sets": sets}
 
 
-def upgraded(content: dict) -> dict:
-    """Format-1 content in the format-2 shape: the new keys at their defaults (snapshots are left as they
-    are: a missing key already means its default there)."""
+def upgraded(content: dict, version: int = 1) -> dict:
+    """Content of an older format in the newest shape: the newer keys at their defaults (the gate on, no
+    tests, no recorded results; snapshots are left as they are: a missing key already means its default
+    there, so their content digests are unchanged)."""
+    if version >= FORMAT_VERSION:
+        return content
     sets = []
     for prompt_set in content["prompt_sets"]:
-        prompts = [{"kind": "text", "messages": [], "config": {}, **p} for p in prompt_set["prompts"]]
-        sets.append({"config": {}, "dependencies": {}, **prompt_set, "prompts": prompts})
-    return {**content, "prompt_sets": sets}
+        prompts = [{"kind": "text", "messages": [], "config": {}, "tests": [], **p} for p in prompt_set["prompts"]]
+        versions = [{"test_results": None, **v} for v in prompt_set["versions"]]
+        sets.append({"config": {}, "dependencies": {}, **prompt_set, "prompts": prompts, "versions": versions})
+    return {**content, "project": {"tests_gate": True, **content["project"]}, "prompt_sets": sets}
 
 
 def build(project, source: dict) -> dict:
     """The archive of a project, in the lowest format that holds it. ``source``: ``{"forge", "url",
     "anvil_version"}`` of this FORGE."""
     content = build_content(project)
-    version = FORMAT_VERSION if _needs_v2(content) else 1
+    version = 3 if _needs_v3(content) else 2 if _needs_v2(content) else 1
+    if version < 3:
+        content = _as_v2(content)
     if version == 1:
         content = _as_v1(content)
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -228,8 +260,8 @@ def _refuse(problems: list[tuple[str, str]], lead: str) -> InvalidArchive:
 
 
 def validate(archive: Any) -> dict:
-    """Return the archive if it is a sound archive (format 1 or 2) whose checksum matches; else raise
-    InvalidArchive. A format-1 archive's ``content`` is returned in the format-2 shape (see :func:`upgraded`)."""
+    """Return the archive if it is a sound archive (of a format in FORMAT_VERSIONS) whose checksum matches;
+    else raise InvalidArchive. An older format's ``content`` is returned in the newest shape (:func:`upgraded`)."""
     if not isinstance(archive, dict):
         raise InvalidArchive.field("archive", "the archive must be a JSON object (an Anvil project archive)")
     if archive.get("format") != FORMAT:
@@ -254,9 +286,11 @@ def validate(archive: Any) -> dict:
             "the archive's checksum does not match its content: it was changed or damaged after export "
             f"(it says {archive['checksum']}, the content gives {expected})",
             [{"field": "archive.checksum", "message": "does not match the content"}])
-    if version == 1:
-        archive = {**archive, "content": upgraded(archive["content"])}
-    problems = _rule_problems(archive["content"])
+    archive = {**archive, "content": upgraded(archive["content"], version)}
+    try:
+        problems = archive_rules.problems(archive["content"])
+    except RecursionError:  # test cases' JSON Schemas are compiled here
+        raise InvalidArchive.field("archive", "the archive is nested too deeply") from None
     if problems:
         raise _refuse(problems, "the archive is not consistent")
     return archive
@@ -264,136 +298,16 @@ def validate(archive: Any) -> dict:
 
 def _schema_message(error) -> str:
     message = error.message
+    shown = repr(error.instance)
+    if len(shown) > 80 and message.startswith(shown):  # "[{...}, … 101 items] is too long": say what, not all of it
+        instance = error.instance
+        what = (f"a list of {len(instance)} items" if isinstance(instance, list) else
+                f"an object of {len(instance)} members" if isinstance(instance, dict) else
+                f"a string of {len(instance)} characters" if isinstance(instance, str) else shown[:60] + "…")
+        message = what + message[len(shown):]
     if len(message) > 300:
         message = message[:300] + "…"
     return message
-
-
-def _rule_problems(content: dict) -> list[tuple[str, str]]:
-    """What the JSON Schema cannot say: uniqueness, slugs, labels and their order, parameters, templates."""
-    problems: list[tuple[str, str]] = []
-    add = problems.append
-    if not SLUG_RE.fullmatch(content["project"]["slug"]):
-        add(("archive.content.project.slug", "not a valid slug"))
-    set_slugs: set[str] = set()
-    set_names: set[str] = set()
-    all_slugs = {s["slug"] for s in content["prompt_sets"]}
-    versions_in_archive = {(s["slug"], v["label"]) for s in content["prompt_sets"] for v in s["versions"]}
-    for prompt_set in content["prompt_sets"]:
-        for dep, spec in (prompt_set.get("dependencies") or {}).items():
-            dwhere = f"archive.content.prompt_sets[{prompt_set['slug']}].dependencies.{dep}"
-            if dep not in all_slugs or dep == prompt_set["slug"]:
-                add((dwhere, f"depends on prompt set '{dep}', which is not another set of the archive"))
-            else:
-                try:
-                    semver_rules.parse_specifier(spec)
-                except semver_rules.VersionError as exc:
-                    add((dwhere, str(exc)))
-        cycle = composition.dependency_cycle(
-            {s["slug"]: (s.get("dependencies") or {}) for s in content["prompt_sets"]}, prompt_set["slug"])
-        if cycle:
-            add((f"archive.content.prompt_sets[{prompt_set['slug']}].dependencies",
-                 f"dependencies form a cycle: {' → '.join(cycle)}"))
-        problem = _config_problem(prompt_set.get("config") or {}, removals=False)
-        if problem:
-            add((f"archive.content.prompt_sets[{prompt_set['slug']}].config", problem))
-        slug = prompt_set["slug"]
-        where = f"archive.content.prompt_sets[{slug}]"
-        if not SLUG_RE.fullmatch(slug):
-            add((f"{where}.slug", "not a valid slug"))
-        if slug in set_slugs:
-            add((f"{where}.slug", f"prompt set slug {slug!r} appears twice"))
-        if prompt_set["name"] in set_names:
-            add((f"{where}.name", f"prompt set name {prompt_set['name']!r} appears twice"))
-        set_slugs.add(slug)
-        set_names.add(prompt_set["name"])
-        prompt_slugs: set[str] = set()
-        prompt_names: set[str] = set()
-        for prompt in prompt_set["prompts"]:
-            pwhere = f"{where}.prompts[{prompt['slug']}]"
-            if not SLUG_RE.fullmatch(prompt["slug"]):
-                add((f"{pwhere}.slug", "not a valid slug"))
-            if prompt["slug"] in prompt_slugs:
-                add((f"{pwhere}.slug", f"prompt slug {prompt['slug']!r} appears twice"))
-            if prompt["name"] in prompt_names:
-                add((f"{pwhere}.name", f"prompt name {prompt['name']!r} appears twice"))
-            prompt_slugs.add(prompt["slug"])
-            prompt_names.add(prompt["name"])
-            problem = _parameters_problem(prompt["parameters"])
-            if problem:
-                add((f"{pwhere}.parameters", problem))
-            for key, problem in _content_problems(prompt):
-                add((f"{pwhere}.{key}", problem))
-        labels: list[str] = []
-        previous = 0
-        for version in prompt_set["versions"]:
-            label, sequence = version["label"], version["sequence"]
-            vwhere = f"{where}.versions[{label}]"
-            if sequence <= previous:
-                add((f"{vwhere}.sequence", "versions must be listed by rising sequence, each sequence once"))
-            previous = max(previous, sequence)
-            try:
-                semver_rules.check_new_label(label, labels)
-            except semver_rules.VersionError as exc:
-                add((f"{vwhere}.label", str(exc)))
-            if semver_rules.is_valid_label(label):
-                labels.append(label)
-            for pslug, snap in version["snapshot"]["prompts"].items():
-                problem = _parameters_problem(snap["parameters"])
-                if problem:
-                    add((f"{vwhere}.snapshot.prompts[{pslug}].parameters", problem))
-                for key, problem in _content_problems(snap):  # versions are what gets published
-                    add((f"{vwhere}.snapshot.prompts[{pslug}].{key}", problem))
-            for dep, lock in (version["snapshot"].get("locks") or {}).items():
-                if (dep, lock) not in versions_in_archive:
-                    add((f"{vwhere}.snapshot.locks.{dep}", f"locks {dep}@{lock}, which is not in the archive"))
-        if prompt_set["last_sequence"] < previous:
-            add((f"{where}.last_sequence", f"must be at least the highest version sequence ({previous})"))
-    return problems
-
-
-def _template_problem(source: str) -> str | None:
-    try:
-        tpl.compile_template(source)
-    except tpl.TemplateError as exc:
-        return f"does not compile: {exc}"
-    return None
-
-
-def _config_problem(config: dict, *, removals: bool) -> str | None:
-    try:
-        model_config.check_config({k: v for k, v in config.items() if not (removals and v is None)})
-    except model_config.ConfigError as exc:
-        return str(exc)
-    return None
-
-
-def _content_problems(prompt: dict) -> list[tuple[str, str]]:
-    """A prompt's (or a snapshot prompt's) template or messages, and its model configuration."""
-    found = []
-    if (prompt.get("kind") or "text") == "chat":
-        try:
-            tpl.PreparedChat(prompt.get("messages", []), prompt.get("parameters", []))
-        except tpl.TemplateError as exc:
-            found.append(("messages", f"is not valid: {exc}"))
-    else:
-        problem = _template_problem(prompt["template"])
-        if problem:
-            found.append(("template", problem))
-    problem = _config_problem(prompt.get("config") or {}, removals=True)
-    if problem:
-        found.append(("config", problem))
-    return found
-
-
-def _parameters_problem(parameters: list) -> str | None:
-    try:
-        tpl.parse_parameters(parameters)
-    except tpl.ParameterDefinitionError as exc:
-        return str(exc)
-    except (TypeError, AttributeError, ValueError):
-        return "each parameter must be an object with at least a name"
-    return None
 
 
 def summary(archive: dict) -> dict:

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from anvil_client import composition as shared
 from anvil_client import versions as semver_rules
 
 from anvil_forge.core.errors import Conflict
 
-from . import approvals
+from . import approvals, testresults
 from .models import ApprovalSource, Project, Prompt, PromptSet, Status, Version
 from .composition import working_snapshot
 from .snapshots import content_of
 from .validation import (
     check_config, check_kind, check_messages, check_metadata, check_name, check_parameters, check_template,
+    check_tests,
 )
 
 
 def _prompt_dict(prompt) -> dict:
-    """A prompt as the archive holds it (peering/archive.py writes the same shape, format 2)."""
+    """A prompt as the archive holds it (peering/archive.py writes the same shape, format 3)."""
     return {"slug": prompt.slug, "name": prompt.name, "description": prompt.description, "kind": prompt.kind,
             "template": prompt.template, "messages": list(prompt.messages), "parameters": list(prompt.parameters),
-            "config": dict(prompt.config), "metadata": dict(prompt.metadata)}
+            "config": dict(prompt.config), "metadata": dict(prompt.metadata), "tests": list(prompt.tests)}
 
 
 @dataclass
@@ -36,6 +38,7 @@ class ImportResult:
     versions_added: list[str] = field(default_factory=list)  # "emails@1.2.0"
     versions_kept: int = 0
     working_copies_kept: list[str] = field(default_factory=list)  # existing sets whose working copy differs
+    tests_gate_kept: bool = False  # an existing project whose test gate differs from the archive's
 
     @property
     def changed(self) -> bool:
@@ -62,6 +65,9 @@ class ImportResult:
         if self.working_copies_kept:
             text += (f". The working copy of {', '.join(self.working_copies_kept)} differs from the archive's "
                      "and was left as it is here")
+        if self.tests_gate_kept:
+            text += (f". The project's test gate ({'on' if self.project.tests_gate else 'off'} here) differs from "
+                     "the archive's and was left as it is")
         return text + "."
 
 
@@ -77,7 +83,8 @@ def _archive_working_copy(data: dict) -> dict:
     return {
         "name": data["name"], "description": data["description"], "metadata": data["metadata"],
         "config": data["config"], "dependencies": data["dependencies"],
-        "prompts": sorted(({**p, "parameters": check_parameters(p["parameters"])} for p in data["prompts"]),
+        "prompts": sorted(({**p, "parameters": check_parameters(p["parameters"]),
+                            "tests": check_tests(p["tests"], p["kind"])} for p in data["prompts"]),
                           key=lambda p: p["slug"]),
     }
 
@@ -138,7 +145,36 @@ def _plan_existing_set(plan: _Plan, prompt_set: PromptSet, data: dict) -> None:
         plan.working_copies_kept.append(prompt_set.slug)
 
 
-def _create_set(actor, project: Project, data: dict, result: ImportResult) -> PromptSet:
+class _ArchiveLibrary:
+    """Every version of the archive, to run a version's tests when the archive records no results for them
+    (``null`` in format 3; older formats have no tests). Taken from the archive rather than the database:
+    a version may lock one created later in the import, and a version the project already has with that
+    label has the same content (or the import stops)."""
+
+    def __init__(self, content: dict) -> None:
+        self.library = shared.Library(
+            shared.SetVersion(s["slug"], v["label"], dict(v["snapshot"]["prompts"]), dict(v["snapshot"].get("locks") or {}))
+            for s in content["prompt_sets"] for v in s["versions"])
+
+    def results(self, set_slug: str, version: dict) -> dict | None:
+        """The archive's record of the version's results, else what its snapshot's tests give here."""
+        if version["test_results"] is not None:
+            return version["test_results"]
+        if not any(p.get("tests") for p in version["snapshot"]["prompts"].values()):
+            return None
+        return testresults.results_of(self.library, self.library.get(set_slug, version["label"]))
+
+
+def _create_version(actor, prompt_set: PromptSet, version: dict, sequence: int, library: _ArchiveLibrary,
+                    result: ImportResult) -> None:
+    """The snapshot exactly as in the archive, so content digests (and the approvals of LOCKED sets) match."""
+    Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
+                           snapshot=version["snapshot"], sequence=sequence, created_by=actor,
+                           test_results=library.results(prompt_set.slug, version))
+    result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
+
+
+def _create_set(actor, project: Project, data: dict, library: _ArchiveLibrary, result: ImportResult) -> PromptSet:
     """The set with its working copy and versions, still LIVE (its status is set once every set exists, as
     a LOCKED set's approval covers its locks, which may name sets created after it)."""
     prompt_set = PromptSet.objects.create(
@@ -155,12 +191,10 @@ def _create_set(actor, project: Project, data: dict, result: ImportResult) -> Pr
             template=check_template(prompt["template"]) if kind == "text" else "",
             messages=check_messages(prompt["messages"], parameters) if kind == "chat" else [],
             parameters=parameters, config=check_config(prompt["config"], removals=True),
-            metadata=check_metadata(prompt["metadata"]),
+            metadata=check_metadata(prompt["metadata"]), tests=check_tests(prompt["tests"], kind),
         )
     for version in data["versions"]:  # in the archive's order, with its sequence numbers
-        Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
-                               snapshot=version["snapshot"], sequence=version["sequence"], created_by=actor)
-        result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
+        _create_version(actor, prompt_set, version, version["sequence"], library, result)
     result.prompt_sets_created.append(prompt_set.slug)
     return prompt_set
 
@@ -204,17 +238,18 @@ def apply(actor, organisation, content: dict) -> ImportResult:
     created = project is None
     if project is None:
         project = Project.objects.create(organisation=organisation, name=check_name(meta["name"]), slug=meta["slug"],
-                                         description=meta["description"])
+                                         description=meta["description"], tests_gate=meta["tests_gate"])
     result = ImportResult(project=project, project_created=created, versions_kept=plan.kept,
-                          working_copies_kept=plan.working_copies_kept)
-    created_sets = [(_create_set(actor, project, data_set, result), data_set["status"]) for data_set in plan.new_sets]
+                          working_copies_kept=plan.working_copies_kept,
+                          tests_gate_kept=project.tests_gate != meta["tests_gate"])
+    library = _ArchiveLibrary(content)
+    created_sets = [(_create_set(actor, project, data_set, library, result), data_set["status"])
+                    for data_set in plan.new_sets]
     for prompt_set, status in created_sets:
         _set_status(actor, prompt_set, status)
     for prompt_set, added in plan.additions:
         for sequence, version in added:
-            Version.objects.create(prompt_set=prompt_set, label=version["label"], changelog=version["changelog"],
-                                   snapshot=version["snapshot"], sequence=sequence, created_by=actor)
-            result.versions_added.append(f"{prompt_set.slug}@{version['label']}")
+            _create_version(actor, prompt_set, version, sequence, library, result)
         prompt_set.last_sequence = max(prompt_set.last_sequence, max(s for s, _ in added))
         prompt_set.save(update_fields=["last_sequence", "updated_at"])
     return result
