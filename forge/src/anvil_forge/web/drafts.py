@@ -7,13 +7,14 @@ Rows keep their order in the page: each has a key, listed in order by a hidden i
   JSON list), ``-items`` (list), ``-schema`` (object, list of objects: JSON);
 * chat messages: ``msg_row`` = KEY; ``m-KEY-type`` (``message`` | ``placeholder``), ``-role``, ``-content``,
   ``-placeholder``: reordering the rows in the page reorders the ``messages`` list;
-* model configuration: see :mod:`.config_form`.
+* model configuration: see :mod:`.config_form`;
+* test cases: ``tests``, the JSON list as typed (absent: the form does not edit them, they stay as saved).
 
 This module only turns text into JSON values; the services and ``check_draft`` decide what is valid. What
 cannot even be read (JSON that does not parse) is a *local error*, kept under the id of the row or field it
-belongs to (``p-KEY``, ``m-KEY``, ``cfg-temperature``); a draft with local errors is not saved. Errors the
-FORGE gives back (``messages[2].content``, ``config.temperature``, ``parameters.tone``) are placed on the
-same ids by :meth:`Draft.place`.
+belongs to (``p-KEY``, ``m-KEY``, ``cfg-temperature``, ``tests``); a draft with local errors is not saved.
+Errors the FORGE gives back (``messages[2].content``, ``config.temperature``, ``parameters.tone``,
+``tests[1].assert[0].value``) are placed on the same ids by :meth:`Draft.place`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def parse_json(text: str, where: str) -> tuple[Any, str | None]:
 
 def _json_text(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def format_tests(tests: list | None) -> str:
+    """Test cases as the tests box shows them (empty when there are none): one line per key of a case, its
+    value compact, so a case reads at a glance (``json.dumps(indent=2)`` gives an assertion four lines)."""
+    if not tests:
+        return ""
+    if not all(isinstance(case, dict) and case for case in tests):
+        return _json_text(tests, 2)
+    cases = [",\n".join(f"    {_json_text(key)}: {_json_text(value)}" for key, value in case.items())
+             for case in tests]
+    return "[\n" + ",\n".join("  {\n" + case + "\n  }" for case in cases) + "\n]"
 
 
 class Slots:
@@ -218,11 +231,18 @@ class Draft(Slots):
     config_fields: dict[str, str] = field(default_factory=dict)
     parameters: list[dict] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    tests_text: str | None = None  # None: the form did not send the tests box
+    tests: Any = None  # the box read as JSON: None when absent or unreadable (then an error under "tests")
 
     def __post_init__(self) -> None:
         Slots.__init__(self)
         self.parameters = parameters_from_rows(self.rows, self)
         self.config = config_form.config_from_fields(self.config_fields, self)
+        if self.tests_text is not None:
+            self.tests, problem = ([], None) if not self.tests_text.strip() else parse_json(self.tests_text,
+                                                                                             "the tests")
+            if problem:
+                self.add("tests", problem)
 
     @property
     def is_chat(self) -> bool:
@@ -258,6 +278,10 @@ class Draft(Slots):
         """Put an error the FORGE named (``messages[2].content``, ``config.temperature``, ``parameters.tone``,
         ``prompts.<slug>.template``) next to its row or field; False when it belongs to a form field."""
         field_name = re.sub(r"^prompts\.[^.]+\.", "", field_name)
+        if field_name == "tests" or field_name.startswith(("tests[", "tests.")):
+            self.add("tests", message if field_name == "tests" or message.startswith(field_name)
+                     else f"{field_name}: {message}")
+            return True
         match = _INDEX.match(field_name)
         if match:
             self.add(self.message_slot(match.group(1)) or "messages", message)
@@ -296,16 +320,17 @@ def kind_of(data, prompt=None) -> str:
 
 def from_post(data, prompt=None) -> Draft:
     return Draft(kind=kind_of(data, prompt), template=data.get("template", ""), rows=rows_from_post(data),
-                 message_rows=message_rows_from_post(data), config_fields=config_form.fields_from_post(data))
+                 message_rows=message_rows_from_post(data), config_fields=config_form.fields_from_post(data),
+                 tests_text=data.get("tests"))
 
 
 def from_prompt(prompt=None, kind: str = "text") -> Draft:
     if prompt is None:
         rows = ([blank_message_row(role="system"), blank_message_row(role="user")] if kind == "chat" else [])
-        return Draft(kind=kind, message_rows=rows)
+        return Draft(kind=kind, message_rows=rows, tests_text="")
     return Draft(kind=prompt.kind, template=prompt.template, rows=rows_from_parameters(prompt.parameters),
                  message_rows=message_rows_from_messages(prompt.messages),
-                 config_fields=config_form.fields_from_config(prompt.config))
+                 config_fields=config_form.fields_from_config(prompt.config), tests_text=format_tests(prompt.tests))
 
 
 class SetDraft(Slots):

@@ -102,6 +102,15 @@ class ProjectForm(OrganisationForm):
     pass
 
 
+class ProjectSettingsForm(ProjectForm):
+    """Editing a project: its name, and the gate its prompt sets' tests make (docs/prompt-tests.md)."""
+
+    tests_gate = forms.BooleanField(
+        label="Test gate: lock a prompt set only while all its tests pass", required=False,
+        help_text="Approving a set in review (REVIEW → LOCKED) is refused, naming the failing tests, while any "
+                  "test of its prompts fails. Owners and admins turn it off and on.")
+
+
 class PromptSetForm(OrganisationForm):
     metadata = forms.JSONField(
         label="Metadata (JSON object)", required=False, initial=dict,

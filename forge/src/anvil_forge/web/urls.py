@@ -3,7 +3,8 @@
 from django.urls import path
 
 from .views import (
-    accounts, distribution, editor, forges, orgs, pages, palette, projects, prompt_sets, prompts, set_settings, versions,
+    accounts, distribution, editor, editor_tests, forges, orgs, pages, palette, projects, prompt_sets, prompts,
+    set_settings, versions,
 )
 
 app_name = "web"
@@ -85,6 +86,8 @@ urlpatterns = [
     path(S + "editor/param-row", editor.param_row, name="set_editor_param_row"),
     path(S + "editor/message-row", editor.message_row, name="set_editor_message_row"),
     path(S + "editor/missing", editor.missing_rows, name="set_editor_missing"),
+    path(S + "editor/tests", editor_tests.tests_view, name="set_editor_tests"),
+    path(S + "editor/use-case", editor_tests.use_case, name="set_editor_use_case"),
     path(S + "v/<str:label>/", versions.detail, name="version"),
     path(S + "v/<str:label>/delete", versions.delete, name="version_delete"),
     path(S + "v/<str:label>/approve", versions.approve, name="version_approve"),

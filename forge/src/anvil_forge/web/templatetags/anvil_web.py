@@ -89,6 +89,14 @@ def json_value(value):
 
 
 @register.filter
+def json_pretty(value):
+    """JSON indented for reading (a version's test cases)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@register.filter
 def message_label(message):
     """A chat prompt's message in a word or two: its role, or "placeholder NAME"."""
     if not isinstance(message, dict):

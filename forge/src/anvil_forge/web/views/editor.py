@@ -1,11 +1,14 @@
 """The prompt editor's live parts, on the draft in the form (nothing is saved until "Save"):
 
-* ``editor/check``   → the checks panel, plus (out of band) each row's and field's own error, the preview's
-  sample fields (when they change) and its output;
+* ``editor/check``   → the checks panel (the test cases' results included), plus (out of band) each row's and
+  field's own error, the preview's sample fields (when they change) and its output;
 * ``editor/preview`` → the preview output for the sample values typed;
 * ``editor/param-row`` → one empty parameter row; ``editor/message-row`` → one empty chat message or
   placeholder row;
-* ``editor/missing`` → one row per variable the content reads but does not declare.
+* ``editor/missing`` → one row per variable the content reads but does not declare;
+* ``editor/tests``, ``editor/use-case`` → :mod:`.editor_tests`.
+
+The preview's values are the author's, kept per prompt in the session (:mod:`..samples`) across saves.
 
 :func:`editor_context` is what the editor page shows too, so a page after a refused save and the live
 checks say the same things in the same places.
@@ -26,7 +29,7 @@ from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 
-from .. import config_form, drafts
+from .. import config_form, draft_tests, drafts, samples
 from . import base
 from .base import AuthenticatedHttpRequest, web_view
 
@@ -54,9 +57,9 @@ def check(prompt_set, draft: drafts.Draft, slug: str) -> dict:
 
 # --- preview -------------------------------------------------------------------------------------
 
-def sample_fields(draft: drafts.Draft, found: dict, data=None) -> list[dict]:
+def sample_fields(draft: drafts.Draft, found: dict, data=None, remembered: dict | None = None) -> list[dict]:
     """One preview input per declared parameter, per placeholder (JSON messages), then per variable used but
-    not declared."""
+    not declared; its value from the POST, else the ones remembered for the prompt."""
     fields: list[dict] = []
     seen: set[str] = set()
     declared = {p["name"]: p for p in draft.parameters}
@@ -69,7 +72,7 @@ def sample_fields(draft: drafts.Draft, found: dict, data=None) -> list[dict]:
         field["example"] = SAMPLE_JSON.get(kind, "")
         key = f"sample-{name}"
         initial = "[]" if kind == "messages" else ""
-        field["value"] = data.get(key, initial) if data is not None else initial
+        field["value"] = data.get(key, initial) if data is not None else (remembered or {}).get(key, initial)
         fields.append(field)
 
     for row in draft.rows:
@@ -202,7 +205,9 @@ def editor_context(request: AuthenticatedHttpRequest, prompt_set, prompt, form, 
     slug = draft_slug(data, prompt)
     found = check(prompt_set, draft, slug)
     draft.add_check(found)
-    fields = sample_fields(draft, found, data)
+    remembered = samples.recall(request, prompt_set, slug) if data is None and prompt is not None else {}
+    tests = draft_tests.panel(prompt_set, slug, draft, found["syntax"] is None)
+    fields = sample_fields(draft, found, data, remembered)
     values, problems = sample_values(fields)
     sample_signature = signature(fields)
     message_rows = _rows(draft.message_rows, draft.errors, "m")
@@ -226,8 +231,18 @@ def editor_context(request: AuthenticatedHttpRequest, prompt_set, prompt, form, 
                                                   and found["syntax"] is None),
         "preview": preview(prompt_set, slug, draft, values, problems) if found["syntax"] is None else None,
         "editable": prompt_set.is_editable and can_edit,
+        "tests": tests, "tests_errors": draft.errors.get("tests", []), "checks_choices": draft_tests.CHECKS,
+        "test_count": len(draft.tests) if isinstance(draft.tests, list) else 0,
+        "preview_case": (data if data is not None else remembered).get("preview_case", ""),
         "types": tpl.PARAMETER_TYPES, "item_types": drafts.ITEM_TYPES, "roles": tpl.ROLES,
     }
+
+
+def remember_samples(request: HttpRequest, prompt_set, slug: str | None = None) -> None:
+    """Keep the preview's values for the prompt being edited (a new prompt's are kept once it is saved)."""
+    slug = slug or str(request.POST.get("saved_slug", "")).strip()
+    if slug:
+        samples.remember(request, prompt_set, slug, samples.from_data(request.POST))
 
 
 # --- the HTMX endpoints --------------------------------------------------------------------------
@@ -237,6 +252,7 @@ def editor_context(request: AuthenticatedHttpRequest, prompt_set, prompt, form, 
 def check_view(request: AuthenticatedHttpRequest, org, project, pset) -> HttpResponse:
     prompt_set = base.prompt_set(request, org, project, pset)
     context = editor_context(request, prompt_set, None, None, drafts.from_post(request.POST), request.POST)
+    remember_samples(request, prompt_set)
     return render(request, "web/prompts/_live.html", context)
 
 
@@ -251,6 +267,7 @@ def preview_view(request: AuthenticatedHttpRequest, org, project, pset) -> HttpR
     if found["syntax"] is None:
         values, problems = sample_values(sample_fields(draft, found, request.POST))
         result = preview(prompt_set, slug, draft, values, problems)
+    remember_samples(request, prompt_set)
     return render(request, "web/prompts/_preview_output.html", {"preview": result, "check": found})
 
 

@@ -13,7 +13,7 @@ from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
 
 from ..current import current_organisation
-from ..forms import ConfirmForm, ProjectForm
+from ..forms import ConfirmForm, ProjectForm, ProjectSettingsForm
 from ..links import url_for
 from . import base, distribution
 from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
@@ -74,13 +74,14 @@ def detail(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
 def edit(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
     project = base.project(request, org, project)
     org = project.organisation
-    form = ProjectForm(request.POST or None, initial={"name": project.name, "slug": project.slug,
-                                                      "description": project.description})
+    form = ProjectSettingsForm(request.POST or None, initial={
+        "name": project.name, "slug": project.slug, "description": project.description,
+        "tests_gate": project.tests_gate})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         ok, saved = attempt(request, lambda: prompt_services.update_project(
-            request.user, project, name=data["name"], slug=data["slug"] or None, description=data["description"]),
-            form)
+            request.user, project, name=data["name"], slug=data["slug"] or None, description=data["description"],
+            tests_gate=data["tests_gate"]), form)
         if ok:
             messages.success(request, "Project saved.")
             return redirect(url_for(saved))

@@ -1,4 +1,5 @@
-"""Prompt sets: the set page (prompts, status and its actions, dependencies, versions), delete, status changes.
+"""Prompt sets: the set page (prompts and their tests, status and its actions, dependencies, versions), delete,
+status changes.
 
 Creating and editing a set (its settings) is :mod:`.set_settings`'.
 """
@@ -25,6 +26,7 @@ from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
 
 VERB_LABELS = {"submit": "Submit for review", "approve": "Approve and lock", "reject": "Reject",
                "unlock": "Unlock"}
+REFUSED = "anvil_lock_refused"  # the session key: the failing tests a refused lock named, for the page after
 VERB_DONE = {"submit": "submitted for review", "approve": "approved: it is LOCKED now",
              "reject": "sent back to LIVE", "unlock": "unlocked: it is LIVE again"}
 
@@ -36,8 +38,10 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
     org = project.organisation
     role = policy.role_of(request.user, org)
     prompts = list(prompt_queries.prompts_for(request.user, prompt_set))
+    test_status = prompt_queries.test_status_by_prompt(prompt_set)
     for prompt in prompts:
         prompt.check = prompt_queries.analysis(prompt)
+        prompt.test_status = test_status.get(prompt.slug)
     versions = list(prompt_queries.versions_for(request.user, prompt_set))
     for version in versions:
         version.approval = prompt_queries.approval_of(version)
@@ -60,7 +64,31 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
         "next_label": suggestions[0][1] if suggestions else "",
         "rollback_form": RollbackForm(),
         "dependencies": _dependencies(prompt_set, versions[0] if versions else None),
+        "tests": _tests_total(test_status), "tests_gate": project.tests_gate,
+        "lock_refused": _lock_refused(request, prompt_set, prompts),
     }, crumbs=crumbs(org, project, prompt_set))
+
+
+def _tests_total(status: dict) -> dict:
+    total = sum(s["total"] for s in status.values())
+    failed = sum(s["failed"] for s in status.values())
+    return {"total": total, "passed": total - failed, "failed": failed}
+
+
+def _lock_refused(request: AuthenticatedHttpRequest, prompt_set, prompts) -> list[dict]:
+    """The failing tests the last refused lock of this set named (once), each linked to its prompt's editor."""
+    refused = request.session.get(REFUSED)
+    if not refused or refused.get("set") != str(prompt_set.pk):
+        return []
+    del request.session[REFUSED]
+    by_slug = {p.slug: p for p in prompts}
+    rows = []
+    for name in refused.get("failing", []):
+        slug, _, test = str(name).partition(": ")
+        prompt = by_slug.get(slug)
+        rows.append({"name": name, "test": test or name, "prompt": prompt,
+                     "url": url_for(prompt) if prompt is not None else None})
+    return rows
 
 
 def _dependencies(prompt_set, latest) -> list[dict]:
@@ -102,7 +130,18 @@ def change_status(request: AuthenticatedHttpRequest, org, project, pset) -> Http
     prompt_set = base.prompt_set(request, org, project, pset)
     target = request.POST.get("to", "")
     before = prompt_set.status
-    ok, changed = attempt(request, lambda: prompt_services.change_status(request.user, prompt_set, target))
+    failing: list[str] = []
+
+    def place(field: str, message: str) -> bool:  # a refused lock names each failing test: prompts.<slug>.tests
+        if field.startswith("prompts.") and field.endswith(".tests"):
+            failing.append(message)
+            return True
+        return False
+
+    ok, changed = attempt(request, lambda: prompt_services.change_status(request.user, prompt_set, target),
+                          None, place)
+    if failing:
+        request.session[REFUSED] = {"set": str(prompt_set.pk), "failing": failing}
     if ok:
         verb = prompt_queries.TRANSITIONS[(prompt_queries.Status(before), prompt_queries.Status(target))][1]
         messages.success(request, f"{changed.name} {VERB_DONE.get(verb, 'changed')}.")

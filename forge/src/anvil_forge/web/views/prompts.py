@@ -17,7 +17,7 @@ from ..forms import PromptForm
 from ..links import url_for
 from . import base
 from .base import AuthenticatedHttpRequest, attempt, crumbs, page, web_view
-from .editor import editor_context
+from .editor import editor_context, remember_samples
 
 UNREADABLE = "Some fields cannot be read: see the marked ones."
 
@@ -36,12 +36,13 @@ def _save(request: AuthenticatedHttpRequest, prompt_set, prompt, form, draft: dr
         return attempt(request, lambda: prompt_services.create_prompt(
             request.user, prompt_set, data["name"], data["slug"] or None, "" if chat else draft.template,
             draft.parameters, data["description"], metadata, kind=draft.kind,
-            messages=draft.messages if chat else None, config=draft.config), form, draft.place)
+            messages=draft.messages if chat else None, config=draft.config,
+            tests=draft.tests if draft.tests is not None else []), form, draft.place)
     return attempt(request, lambda: prompt_services.update_prompt(
         request.user, prompt, name=data["name"], slug=data["slug"] or None,
         template=None if chat else draft.template, messages=draft.messages if chat else None,
         parameters=draft.parameters, description=data["description"], metadata=metadata,
-        config=draft.config), form, draft.place)
+        config=draft.config, tests=draft.tests), form, draft.place)
 
 
 @web_view
@@ -56,6 +57,7 @@ def editor(request: AuthenticatedHttpRequest, org, project, pset, prompt) -> Htt
     if posted:
         ok, saved = _save(request, prompt_set, found, form, draft)
         if ok:
+            remember_samples(request, prompt_set, saved.slug)  # the page after the save shows them again
             messages.success(request, f"Saved {saved.name}.")
             return redirect(url_for(saved))
     context = editor_context(request, prompt_set, found, form, draft, request.POST if posted else None)
@@ -73,6 +75,7 @@ def create(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
     if posted:
         ok, created = _save(request, prompt_set, None, form, draft)
         if ok:
+            remember_samples(request, prompt_set, created.slug)
             messages.success(request, f"Prompt {created.name} created.")
             return redirect(url_for(created))
     context = editor_context(request, prompt_set, None, form, draft, request.POST if posted else None)

@@ -74,6 +74,8 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset, label) -> Http
         "can_rollback": policy.can(request.user, Action.EDIT_PROMPTS, org_obj),
         "can_approve": policy.can(request.user, Action.APPROVE, org_obj),
         "approval": prompt_queries.approval_of(version),
+        "test_results": version.test_results,  # what its tests gave when it was made (None: no tests then)
+        "tests_by_prompt": (version.test_results or {}).get("prompts") or {},
         "rollback_form": RollbackForm(initial={"to": version.label,
                                                "label": (prompt_queries.suggested_labels(prompt_set) or [("", "")])[0][1]}),
     }, crumbs=crumbs(org_obj, prompt_set.project, prompt_set, None, f"Version {version.label}"))

@@ -8,7 +8,9 @@
  * - the kind switch of a new prompt shows the template or the message rows;
  * - a parameter row shows the fields its type takes (enum values, list items, a JSON Schema);
  * - removable rows (`[data-row]` with a `[data-remove-row]` button), e.g. dependencies;
- * - a field whose live check (an out-of-band `[data-check-for]` slot) holds an error gets aria-invalid.
+ * - a field whose live check (an out-of-band `[data-check-for]` slot) holds an error gets aria-invalid;
+ * - test cases: when an action (Save as test case, Update snapshots) rewrote the tests box, the form hears
+ *   of it (live check, unsaved changes); typing a preview value un-selects the test case it came from.
  * Every change is announced to the form as a "change" event: it re-runs the live checks and marks the
  * editor as having unsaved changes.
  */
@@ -189,8 +191,28 @@
     });
   }
 
+  // the tests box a test-case action sent back (marked data-tests-changed) is new content of the form
+  function testsRewritten() {
+    const box = document.getElementById("tests-field");
+    if (!box || !box.hasAttribute("data-tests-changed")) return;
+    box.removeAttribute("data-tests-changed");
+    const name = document.getElementById("new-case-name");
+    if (name && document.querySelector("#save-case-status .good")) name.value = "";
+    grow(box);
+    changed(box.querySelector("textarea"));
+  }
+
+  const previewForm = document.getElementById("preview-form");
+  if (previewForm) {
+    previewForm.addEventListener("input", function () {
+      const picker = document.getElementById("preview-case");
+      if (picker) picker.value = "";
+    });
+  }
+
   document.body.addEventListener("htmx:afterSettle", function (e) {
     markInvalid();
+    testsRewritten();
     const target = e.detail && e.detail.target;
     if (target && target === list) {
       renumber();
