@@ -112,7 +112,11 @@ class Remote:
         if store.public_key() is None:
             key = self.fetch_public_key()  # trust on first use, then pinned in the cache directory
             store.save_key(key)
-        headers = {"If-None-Match": self._etag} if self._etag else {}
+        # The formats this client reads: the FORGE writes it a bundle it can read (without format 3's test
+        # summaries for a client that does not say it reads 3).
+        headers = {bundles.FORMATS_HEADER: ",".join(map(str, bundles.FORMAT_VERSIONS))}
+        if self._etag:
+            headers["If-None-Match"] = self._etag
         http = self.connection()
         try:
             response = http.get(f"/api/v1/projects/{self.project}/current_bundle", headers=headers)

@@ -125,6 +125,7 @@ class _Table:
     bundles: tuple[bundles.Bundle, ...] = ()  # newest first; older ones only supply pinned sets
     versions: dict[str, str] = field(default_factory=dict)
     source: str = "none"  # "forge" | "disk" | "none"
+    tests: dict[str, dict[str, int]] = field(default_factory=dict)  # slug → its held version's test summary
 
     @property
     def sequence(self) -> int | None:
@@ -310,7 +311,10 @@ class Store:
             for pid, data in by_set.get(slug, ()):
                 entries[pid] = _Entry(pid, data, label, library, set_version)
         kept = tuple(b for b in candidates if b is newest or b in chosen.values())
-        return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source)
+        # Each set's test summary comes from the bundle that supplies the set (a pinned set's older one).
+        summaries = {id(b): b.tests for b in kept}
+        tests = {slug: summaries[id(b)][slug] for slug, b in sorted(chosen.items()) if slug in summaries[id(b)]}
+        return _Table(entries, kept, {slug: b.versions[slug] for slug, b in chosen.items()}, source, tests)
 
     def persist(self, table: _Table) -> str | None:
         """Write the mode and the table's bundles to the cache (under ``lock``). Returns None, or what

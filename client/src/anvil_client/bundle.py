@@ -28,14 +28,21 @@ from . import composition
 from .templates import parse_parameters
 
 FORMAT = "anvil-bundle"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The newest bundle format this module writes and reads."""
-FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSIONS = (1, 2, 3)
 """Every bundle format this module reads. A FORGE writes the lowest one that can hold what is published
-(version 1 while there are only text prompts with string, number and boolean parameters and no partials),
-so clients of the previous release keep taking updates until something needs version 2."""
+(version 1 while there are only text prompts with string, number and boolean parameters and no partials;
+version 3 only for the sets' test summaries), so clients of earlier releases keep taking updates until
+something needs a newer version."""
 _SEAL_FIELDS = ("checksum", "signature")
 _V1_TYPES = frozenset(["string", "number", "boolean"])
+_SET_FIELDS = ("slug", "version", "version_id")  # a prompt_sets entry in format 1 (2 adds locks, 3 tests)
+FORMATS_HEADER = "X-Anvil-Bundle-Formats"
+"""The header a client pulls with, naming the formats it reads (``1,2,3``): the FORGE writes the bundle it
+can read (docs/bundle-format.md). Clients before format 3 send none."""
+TEST_COUNTS = ("total", "passed", "failed")
+"""The members of a set version's test summary (format 3)."""
 
 
 class BundleError(Exception):
@@ -168,17 +175,41 @@ def _v2_prompt(prompt: Mapping[str, Any], parameters: list[dict[str, Any]]) -> d
     return entry
 
 
+def _test_summary(tests: Any) -> dict[str, int] | None:
+    """A set version's test counts, ``{total, passed, failed}`` (None: it has no tests)."""
+    if not tests:
+        return None
+    return {key: int(tests[key]) for key in TEST_COUNTS}
+
+
+def _set_entry(entry: Mapping[str, Any], version: int) -> dict[str, Any]:
+    # Only the members of the format written: nothing else a caller passes (say, test summaries for a
+    # reader of format 2) reaches a bundle.
+    out = {k: entry[k] for k in _SET_FIELDS if k in entry}
+    if version >= 2:
+        out["locks"] = dict(entry.get("locks") or {})
+    if version >= 3 and entry.get("tests"):
+        out["tests"] = entry["tests"]
+    return out
+
+
 def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
               prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Mapping[str, Any]],
               forge_key: str, parameters_normalised: bool = False,
-              dependencies: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+              dependencies: Iterable[Mapping[str, Any]] = (), max_format: int = FORMAT_VERSION) -> dict[str, Any]:
     """The unsigned bundle (docs/bundle-format.md), in the lowest format version that holds it.
 
-    ``prompt_sets``: ``{slug, version, version_id, locks?}`` (``locks``: dependency slug → the label its
-    version was locked to); ``prompts``: by flat id, ``{kind?, template | messages, parameters, config?,
-    metadata}`` (``config``: the model configuration, already merged over the set's defaults);
-    ``dependencies``: the locked versions of other sets that the published prompts render as partials,
-    transitively, ``{slug, version, locks, prompts: {prompt slug: {template, parameters, ...}}}``.
+    ``prompt_sets``: ``{slug, version, version_id, locks?, tests?}`` (``locks``: dependency slug → the label
+    its version was locked to; ``tests``: the version's test summary, ``{total, passed, failed}``, or
+    None); ``prompts``: by flat id, ``{kind?, template | messages, parameters, config?, metadata}``
+    (``config``: the model configuration, already merged over the set's defaults; anything else, such as a
+    prompt's test definitions, is left out); ``dependencies``: the locked versions of other sets that the
+    published prompts render as partials, transitively, ``{slug, version, locks, prompts: {prompt slug:
+    {template, parameters, ...}}}``.
+
+    ``max_format``: the newest format the reader takes. The test summaries are informative, so for a reader
+    below format 3 they are left out rather than making the bundle one it cannot read; the content itself
+    is never left out (content that needs format 2 is written as format 2 whatever the reader).
 
     Parameters are normalised (validated, every field present) with
     ``parse_parameters``; ``parameters_normalised=True`` says they already are
@@ -186,11 +217,13 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
     skips re-validating every declaration of every prompt on each build.
     """
     normalise = _normalised_parameters if parameters_normalised else _normalise_parameters
-    sets = sorted((dict(s) for s in prompt_sets), key=lambda s: s["slug"])
+    sets = sorted(({**s, "tests": _test_summary(s.get("tests"))} for s in prompt_sets), key=lambda s: s["slug"])
     normalised = {pid: normalise(p.get("parameters", [])) for pid, p in prompts.items()}
     dependencies = [dict(d) for d in dependencies]
     version = 1 if (not dependencies and not any(s.get("locks") for s in sets)
                     and all(_v1_prompt(p, normalised[pid]) for pid, p in prompts.items())) else 2
+    if max_format >= 3 and any(s["tests"] for s in sets):
+        version = 3
     body: dict[str, Any] = {
         "format": FORMAT,
         "format_version": version,
@@ -199,12 +232,11 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
         "sequence": int(sequence),
         "created_at": created_at,
     }
+    body["prompt_sets"] = [_set_entry(s, version) for s in sets]
     if version == 1:
-        body["prompt_sets"] = [{k: v for k, v in s.items() if k != "locks"} for s in sets]
         body["prompts"] = {pid: {"template": p["template"], "parameters": normalised[pid],
                                  "metadata": dict(p.get("metadata", {}))} for pid, p in prompts.items()}
         return body
-    body["prompt_sets"] = [{**s, "locks": dict(s.get("locks") or {})} for s in sets]
     body["prompts"] = {pid: _v2_prompt(p, normalised[pid]) for pid, p in prompts.items()}
     body["dependencies"] = sorted(
         ({"slug": d["slug"], "version": d["version"], "locks": dict(d.get("locks") or {}),
@@ -277,6 +309,12 @@ class Bundle:
         value: list[dict[str, Any]] = self.data.get("dependencies", [])
         return value
 
+    @property
+    def tests(self) -> dict[str, dict[str, int]]:
+        """Prompt-set slug → its version's test summary ``{total, passed, failed}``, for the sets whose
+        version has tests (format 3; empty before)."""
+        return {s["slug"]: dict(s["tests"]) for s in self.data["prompt_sets"] if s.get("tests")}
+
 
 def parse(raw: bytes | str) -> dict[str, Any]:
     try:
@@ -301,7 +339,7 @@ def _shape(data: Mapping[str, Any]) -> None:
     need(isinstance(data.get("prompt_sets"), list) and all(
         isinstance(s, dict) and isinstance(s.get("slug"), str) and isinstance(s.get("version"), str)
         for s in data["prompt_sets"]), "prompt_sets")
-    v2 = data.get("format_version") == 2
+    v2 = data.get("format_version") in (2, 3)  # format 3 is format 2 with test summaries
     need(isinstance(data.get("prompts"), dict) and all(
         isinstance(k, str) and k.count(".") == 1 and _prompt_shape(p, v2) for k, p in data["prompts"].items()),
         "prompts")
@@ -314,8 +352,20 @@ def _shape(data: Mapping[str, Any]) -> None:
             and isinstance(d.get("locks"), dict) and isinstance(d.get("prompts"), dict)
             and all(isinstance(k, str) and _prompt_shape(p, True) for k, p in d["prompts"].items())
             for d in data["dependencies"]), "dependencies")
+    if data.get("format_version") == 3:
+        need(all(_tests_shape(s.get("tests")) for s in data["prompt_sets"]), "prompt_sets tests")
     need(isinstance(data.get("checksum"), str), "checksum")
     need(isinstance(data.get("signature"), str), "signature")
+
+
+def _tests_shape(tests: Any) -> bool:
+    """Absent, or ``{total, passed, failed}``: counts that add up."""
+    if tests is None:
+        return True
+    return (isinstance(tests, dict) and tests.keys() == set(TEST_COUNTS)
+            and all(isinstance(tests[k], int) and not isinstance(tests[k], bool) and tests[k] >= 0
+                    for k in TEST_COUNTS)
+            and tests["passed"] + tests["failed"] == tests["total"])
 
 
 def _prompt_shape(p: Any, v2: bool) -> bool:

@@ -84,12 +84,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     width = max(len(k) for k in status)
     for key, value in status.items():
-        if isinstance(value, dict):
+        if key == "tests":  # each held set version's summary: support@1.2.0 5/5 passed
+            value = ", ".join(f"{slug}@{status['versions'].get(slug, '?')} {format_tests(counts)}"
+                              for slug, counts in value.items()) or "–"
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}@{v}" for k, v in value.items()) or "–"
         elif isinstance(value, list):
             value = ", ".join(value) or "–"
         print(f"{key:<{width}}  {value if value is not None else '–'}")
     return 0
+
+
+def format_tests(counts: dict[str, int]) -> str:
+    """A test summary for a terminal: ``5/5 passed``, ``4/5 passed (1 failed)``."""
+    text = f"{counts['passed']}/{counts['total']} passed"
+    return text + (f" ({counts['failed']} failed)" if counts["failed"] else "")
 
 
 def cmd_prompts(args: argparse.Namespace) -> int:

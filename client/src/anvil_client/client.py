@@ -189,6 +189,8 @@ class Client:
             "project": remote.project,
             "sequence": table.sequence,
             "versions": dict(table.versions),
+            # The held set versions' test summaries, {slug: {total, passed, failed}} (format 3 bundles).
+            "tests": {slug: dict(counts) for slug, counts in table.tests.items()},
             "last_sync": store.last_sync,
             "last_registered": remote.last_registered,
             "last_error": store.last_error,

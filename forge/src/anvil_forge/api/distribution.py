@@ -68,7 +68,7 @@ class PublicKeyOut(Schema):
 
 
 class BundleOut(Schema):
-    """See docs/bundle-format.md and client/src/anvil_client/bundle.schema.json."""
+    """See docs/bundle-format.md and client/src/anvil_client/bundle*.schema.json (formats 1, 2 and 3)."""
 
     model_config = {"extra": "allow"}
     format: str
@@ -151,17 +151,30 @@ def _bundle_response(request: HttpRequest, data: dict) -> HttpResponse:
         response["Content-Encoding"] = "gzip"
     response.content = body
     response["ETag"] = tag
-    response["Vary"] = "Accept-Encoding"
+    response["Vary"] = f"Accept-Encoding, {bundle_format.FORMATS_HEADER}"  # each reader's formats, its bundle
     response["Cache-Control"] = "no-cache"
     return response
+
+
+def reader_formats(request: HttpRequest) -> tuple[int, ...]:
+    """The bundle formats the puller reads, from ``X-Anvil-Bundle-Formats: 1,2,3``. Without the header (or
+    with nothing usable in it): those of the previous release, which pulls without naming them."""
+    formats = []
+    for part in request.headers.get(bundle_format.FORMATS_HEADER, "").split(",")[:16]:
+        part = part.strip()
+        if part.isascii() and part.isdigit() and len(part) <= 4:  # no sign, no space; unknown ones are ignored
+            formats.append(int(part))
+    return tuple(formats) or dist_queries.PREVIOUS_RELEASE_FORMATS
 
 
 @router.get("/projects/{id}/current_bundle", auth=AccessTokenAuth(),
             response={200: BundleOut, 304: None, **errors(404)})
 def current_bundle(request, id: uuid.UUID):
-    """The signed bundle of the project's published prompts (access token). `ETag` is the checksum;
-    `If-None-Match` → 304; gzip when accepted."""
-    return _bundle_response(request, dist_queries.current_bundle(token_project(request, id)))
+    """The signed bundle of the project's published prompts (access token), in the formats the client names
+    in `X-Anvil-Bundle-Formats` (`1,2,3`; absent: `1,2`, without format 3's test summaries). `ETag` is the
+    checksum; `If-None-Match` → 304; gzip when accepted."""
+    project = token_project(request, id)
+    return _bundle_response(request, dist_queries.current_bundle(project, reader_formats(request)))
 
 
 @router.get("/forge/public_key", auth=None, response={200: PublicKeyOut})

@@ -28,7 +28,7 @@ from anvil_forge.core.errors import ValidationError
 from anvil_client import retry
 from anvil_client.bundle import canonical
 
-from .bundles import build_bundle
+from .bundles import build_bundle, format_ceiling
 from .models import Delivery, DeliveryState, LiveInstance, Mode, Publication
 from .registration import clean_held, gone_since  # instances gone for a day are not pushed to
 
@@ -143,7 +143,8 @@ def send(delivery_id) -> str | None:
 
 
 def _push_all(batch: list[Delivery]) -> list[str]:
-    """Push its project's current bundle to every claimed delivery of ``batch``; record each outcome.
+    """Push its project's current bundle, in the formats the instance reads, to every claimed delivery of
+    ``batch``; record each outcome.
 
     A push's failure is that delivery's alone (:func:`_push` turns every error into its outcome). If the
     batch itself fails (building the bundle, the database), each claim is handed back counted — retried
@@ -151,15 +152,19 @@ def _push_all(batch: list[Delivery]) -> list[str]:
     claim to expire and nothing is retried forever.
     """
     try:
-        payloads = {}  # per project, its current state: at least as new as each publication of the batch
+        # Per project and reader, its current state: at least as new as each publication of the batch, in
+        # the formats the instance registered (a client of the previous release gets no test summaries).
+        payloads, keyed = {}, {}
         for delivery in batch:
             project = delivery.publication.project
-            if project.pk not in payloads:
-                payloads[project.pk] = canonical(build_bundle(project))
+            formats = delivery.instance.bundle_formats or [1]  # (a client of the first release does not say)
+            key = keyed[delivery.pk] = (project.pk, format_ceiling(formats))
+            if key not in payloads:
+                payloads[key] = canonical(build_bundle(project, formats))
         workers = min(PARALLEL, len(batch))
         with httpx.Client(timeout=PUSH_TIMEOUT, limits=httpx.Limits(max_connections=workers)) as http, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(lambda d: _push(http, d, payloads[d.publication.project_id]), batch))
+            outcomes = list(pool.map(lambda d: _push(http, d, payloads[keyed[d.pk]]), batch))
         with transaction.atomic():  # one commit for the whole batch, not one per delivery
             return [_settle(d, outcome) for d, outcome in zip(batch, outcomes)]
     except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from anvil_client import bundle as bundle_format
 from anvil_forge.core.errors import NotFound
 from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
@@ -72,9 +73,22 @@ def current_sequence(project) -> int:
     return bundles.current_sequence(project)
 
 
-def current_bundle(project) -> dict:
-    """The signed bundle of the project's current published state (docs/bundle-format.md)."""
-    return bundles.build_bundle(project)
+PREVIOUS_RELEASE_FORMATS = bundles.PREVIOUS_RELEASE_FORMATS  # what a pull that names no formats reads
+
+
+def current_bundle(project, formats=bundle_format.FORMAT_VERSIONS) -> dict:
+    """The signed bundle of the project's current published state (docs/bundle-format.md), for a reader of
+    the bundle ``formats`` given (below 3: without the sets' test summaries)."""
+    return bundles.build_bundle(project, formats)
+
+
+def release_tests(user, project) -> list[dict]:
+    """The current release, each published set version with what its tests gave when it was made:
+    ``[{"slug", "version", "tests": {"total", "passed", "failed"} | None}]`` (None: it has no tests), by slug."""
+    rows = (published_versions(user, project).order_by("prompt_set__slug")
+            .values_list("prompt_set__slug", "version__label", "version__test_results"))
+    return [{"slug": slug, "version": label, "tests": bundles.test_summary(results)}
+            for slug, label, results in rows]
 
 
 def public_key() -> str:
@@ -117,18 +131,24 @@ def live_overview(user, project, limit: int = 100) -> tuple[list[LiveInstance], 
     each with ``stale`` and its ``top_uses``), and how many are gone (each app start registers anew)."""
     listed = live_instances(user, project)
     recent = list(listed.filter(last_seen_at__gte=gone_since())[:limit])
-    needed = current_bundle(project)["format_version"] if recent else 1
     for instance in recent:
         instance.stale = is_stale(instance)
-        instance.too_old = needed not in (instance.bundle_formats or [1])
-        instance.needs_format = needed
+        instance.needs_format, instance.too_old = _served(instance, project)
         instance.top_uses = sorted(instance.use_counts.items(), key=lambda kv: -kv[1])[:3]
     return recent, listed.filter(last_seen_at__lt=gone_since()).count()
 
 
 def instance_too_old(instance: LiveInstance) -> bool:
-    """Whether the instance's client cannot read the format of its project's current bundle."""
-    return current_bundle(instance.project)["format_version"] not in (instance.bundle_formats or [1])
+    """Whether the instance's client cannot read the format of the bundle it is served: that of the published
+    content (the test summaries of format 3 are left out for a client that does not read it)."""
+    return _served(instance)[1]
+
+
+def _served(instance: LiveInstance, project=None) -> tuple[int, bool]:
+    """The format the instance is served (pushes honour its registered formats), and whether it cannot read it."""
+    formats = instance.bundle_formats or [1]  # (a client of the first release does not say: format 1)
+    served = bundles.served_format(project or instance.project, formats)
+    return served, served not in formats
 
 
 def instance_is_stale(instance: LiveInstance) -> bool:

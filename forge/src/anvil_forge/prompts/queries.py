@@ -46,6 +46,7 @@ prompt_test_results = testresults.for_prompt
 working_test_results = testresults.for_working_copy
 test_status_by_prompt = testresults.status_by_prompt
 failing_tests = testresults.failing
+test_summary = testresults.summary  # the counts a bundle carries for a set version
 check_tests = validation.check_tests  # the editor's live check: canonical tests, or errors naming the path
 
 

@@ -26,7 +26,7 @@ def project_context(user, project) -> dict:
         "access_tokens": list(dist_queries.access_tokens(user, project)[:50]),
         "live_instances": live,
         "gone_instances": gone,
-        "published": list(dist_queries.published_versions(user, project)),
+        "published": dist_queries.release_tests(user, project),  # each set version with its test summary
         "publications": list(dist_queries.publications(user, project)[:5]),
     }
 
