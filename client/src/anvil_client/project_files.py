@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from . import templates as tpl
 from .bundle import canonical
+from .cache import atomic_write
 from .composition import Library, SetVersion
 from .testcases import TestCaseError, parse_test_cases, to_json
 from .yaml_text import FileFormatError as FileFormatError
@@ -369,21 +369,8 @@ def read_project(root: str | os.PathLike[str]) -> ProjectFiles:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Replace ``path`` at once (a crash leaves the old file or the new one, never half of one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """Replace ``path`` at once, keeping its permissions (a new file: 0644, as an editor would make it)."""
+    atomic_write(path, data, path.stat().st_mode & 0o777 if path.exists() else 0o644)
 
 
 def write_set(root: str | os.PathLike[str], document: Mapping[str, Any]) -> list[str]:
