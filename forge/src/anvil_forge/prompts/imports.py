@@ -153,7 +153,8 @@ class _ArchiveLibrary:
 
     def __init__(self, content: dict) -> None:
         self.library = shared.Library(
-            shared.SetVersion(s["slug"], v["label"], dict(v["snapshot"]["prompts"]), dict(v["snapshot"].get("locks") or {}))
+            shared.SetVersion(s["slug"], v["label"], dict(v["snapshot"]["prompts"]),
+                              dict(v["snapshot"].get("locks") or {}))
             for s in content["prompt_sets"] for v in s["versions"])
 
     def results(self, set_slug: str, version: dict) -> dict | None:
@@ -162,7 +163,9 @@ class _ArchiveLibrary:
             return version["test_results"]
         if not any(p.get("tests") for p in version["snapshot"]["prompts"].values()):
             return None
-        return testresults.results_of(self.library, self.library.get(set_slug, version["label"]))
+        origin = self.library.get(set_slug, version["label"])
+        assert origin is not None  # the library holds every version of the archive
+        return testresults.results_of(self.library, origin)
 
 
 def _create_version(actor, prompt_set: PromptSet, version: dict, sequence: int, library: _ArchiveLibrary,

@@ -40,7 +40,8 @@ def checked(draft: drafts.Draft, tests: Any = None) -> tuple[list[dict] | None, 
     """The draft's tests (or ``tests``) in canonical form, or what is wrong with them."""
     tests = draft.tests if tests is None else tests
     if tests is None:
-        return None, (draft.errors.get("tests") or [None])[0]
+        errors = draft.errors.get("tests")
+        return None, errors[0] if errors else None
     if draft.kind not in ("text", "chat"):  # the service refuses the kind itself
         return [], None
     try:

@@ -85,7 +85,8 @@ def use_case(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespo
     case = draft_tests.find_case(draft, name) if name else None
     note = ""
     if case is not None:
-        variables = case.get("variables") if isinstance(case.get("variables"), dict) else {}
+        given = case.get("variables")
+        variables: dict = given if isinstance(given, dict) else {}
         data = request.POST.copy()
         for key, value in draft_tests.box_values(fields, variables).items():
             data[key] = value
