@@ -162,6 +162,7 @@ def test_prompt_field_changes() -> None:
         "kind": None,
         "config": NO_MAPPING_CHANGE,
         "messages": None,
+        "tests": None,
     }
 
 

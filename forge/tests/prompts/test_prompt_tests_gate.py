@@ -108,3 +108,14 @@ def test_a_kind_change_rechecks_the_tests_targets(world):
     with pytest.raises(ValidationError) as err:
         prompts.update_prompt(world.owner, world.prompt, kind="text", template="Hello {{ name }}!")
     assert err.value.details[0]["field"] == "tests[0].assert[0].target"
+
+
+def test_a_change_of_tests_alone_shows_in_the_version_diff(world):
+    prompts.update_prompt(world.owner, world.prompt, tests=[GREETS])
+    prompts.create_version(world.owner, world.pset, "1.1.0")
+    result = queries.diff(world.owner, world.pset, "1.0.0", "1.1.0")
+    [change] = result["prompts"]["changed"]
+    assert change["slug"] == "welcome" and change["template"] is None
+    added = [line["text"] for line in change["tests"]["lines"] if line["op"] == "add"]
+    assert '  "name": "greets",' in added
+    assert "+++ new/welcome/tests" in change["tests"]["unified"]

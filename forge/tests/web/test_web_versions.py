@@ -54,6 +54,15 @@ def test_compare_two_versions_and_the_working_copy(client, world):
     assert response.status_code == 200 and "has no version &#x27;7.7.7&#x27;" in text(response)
 
 
+def test_compare_shows_changed_test_cases(client, world):
+    prompts.update_prompt(world.owner, world.prompt, tests=[{"name": "greets Ann", "variables": {"name": "Ann"},
+                                                             "assert": [{"type": "contains", "value": "Ann"}]}])
+    prompts.create_version(world.owner, world.pset, "1.1.0")
+    client.force_login(world.member)
+    page = text(client.get(SET + "compare?from=1.0.0&to=1.1.0"))
+    assert "Test cases" in page and "greets Ann" in page and "~1 changed" in page
+
+
 def test_compare_without_versions(client, world):
     prompts.create_prompt_set(world.owner, world.project, "Chat", "chat")
     client.force_login(world.member)

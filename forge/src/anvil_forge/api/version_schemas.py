@@ -212,6 +212,8 @@ class PromptChange(Schema):
     kind: Change | None = Field(description="null: the kind is the same")
     config: MappingDiff
     messages: MessagesDiff | None = Field(description="null: the messages are the same (always, for text prompts)")
+    tests: TemplateDiff | None = Field(None, description="the line diff of the test cases (each case as indented "
+                                                        "JSON); null: the same")
 
 
 class PromptsDiff(Schema):

@@ -29,7 +29,8 @@ the working copy) and returns a JSON-serialisable dict::
                                              "changed": [{"name": n, "changes": {field: {"from", "to"}}}]},
                               "kind": None | {"from", "to"},
                               "config": mapping_diff,
-                              "messages": None | {"ops": [op, ...]}},
+                              "messages": None | {"ops": [op, ...]},
+                              "tests": None | text_diff}},
                              ...]},
      "summary": {"added": n, "removed": n, "changed": n, "unchanged": n}}
 
@@ -311,6 +312,15 @@ def _messages_diff(old: list[Any], new: list[Any], slug: str, context: int) -> d
     return {"ops": ops}
 
 
+# ---------------------------------------------------------------- test cases
+
+
+def _tests_text(prompt: Mapping[str, Any]) -> str:
+    """A prompt's test cases as the text a line diff reads: one JSON case after another, indented."""
+    tests = prompt.get("tests") or []
+    return "".join(json.dumps(case, indent=2, ensure_ascii=False, sort_keys=False) + "\n" for case in tests)
+
+
 # ---------------------------------------------------------------- snapshots
 
 
@@ -342,10 +352,11 @@ def diff_snapshots(old: Mapping[str, Any], new: Mapping[str, Any], *, context: i
         kind = None if _same(_kind(a), _kind(b)) else {"from": _kind(a), "to": _kind(b)}
         config = _mapping_diff(a.get("config"), b.get("config"))
         messages = _messages_diff(_messages(a), _messages(b), slug, context)
+        tests = _template_diff(_tests_text(a), _tests_text(b), f"{slug}/tests", context)
         if (fields or template is not None or _changed(parameters) or kind is not None or _changed(config)
-                or messages is not None):
+                or messages is not None or tests is not None):
             changed.append({"slug": slug, "fields": fields, "template": template, "parameters": parameters,
-                            "kind": copy.deepcopy(kind), "config": config, "messages": messages})
+                            "kind": copy.deepcopy(kind), "config": config, "messages": messages, "tests": tests})
         else:
             unchanged.append(slug)
 

@@ -124,6 +124,7 @@ def _present(result: dict) -> dict:
     for change in result["prompts"]["changed"]:
         change["rows"] = _rows(change.get("template"))
         change["caption"] = f"Template of {change['slug']}"
+        change["test_rows"] = _rows(change.get("tests"))
         for op in (change.get("messages") or {}).get("ops", []):
             if op["op"] == "change":
                 op["rows"] = _rows(op.get("content"))
