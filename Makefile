@@ -38,7 +38,9 @@ assets: $(VENDOR)/htmx.min.js
 run: $(STAMP) assets
 	$(BIN)/anvil migrate --no-input
 	$(BIN)/anvil demo
-	$(BIN)/anvil serve --host 127.0.0.1 --port 8000 --with-worker
+	@# The demo's LIVE apps take pushes on loopback, which a FORGE refuses by default (docs/security.md).
+	ANVIL_RECEIVER_ALLOWED_NETWORKS="$${ANVIL_RECEIVER_ALLOWED_NETWORKS-127.0.0.0/8,::1/128}" \
+		$(BIN)/anvil serve --host 127.0.0.1 --port 8000 --with-worker
 
 test: $(STAMP) assets
 	@mkdir -p var/test

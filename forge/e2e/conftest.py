@@ -87,7 +87,8 @@ def server():
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG", "EMAIL_HOST")}
-    env.update(ANVIL_DATA_DIR=str(data_dir), ANVIL_BASE_URL=url, ALLOWED_HOSTS="127.0.0.1,localhost")
+    env.update(ANVIL_DATA_DIR=str(data_dir), ANVIL_BASE_URL=url, ALLOWED_HOSTS="127.0.0.1,localhost",
+               ANVIL_RECEIVER_ALLOWED_NETWORKS="127.0.0.0/8,::1/128")  # as `make run`: receivers on loopback
     anvil = [sys.executable, "-m", "anvil_forge.cli"]
     subprocess.run([*anvil, "migrate", "--no-input", "-v", "0"], env=env, check=True)
     log = open(data_dir / "server.log", "wb")

@@ -16,6 +16,36 @@ def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+LOOPBACK = "127.0.0.0/8,::1/128"  # the test receivers listen on 127.0.0.1 (the default allows none)
+
+
+@pytest.fixture(autouse=True)
+def receivers_on_loopback(settings):
+    """Receivers on loopback are allowed, as `make run` allows them; tests of the default say so."""
+    from anvil_forge.core.network import parse_networks
+
+    settings.ANVIL_RECEIVER_ALLOWED_NETWORKS = parse_networks(LOOPBACK)
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Host names resolve as the test says (``fake_dns["app.example"] = "93.184.215.14"``; a list for several
+    addresses); other names as usual."""
+    from anvil_forge.distribution import destinations
+
+    names: dict = {}
+    real = destinations.getaddrinfo
+
+    def getaddrinfo(host, port):
+        if host not in names:
+            return real(host, port)
+        addresses = names[host] if isinstance(names[host], list) else [names[host]]
+        return [(None, None, None, "", (a, port)) for a in addresses]
+
+    monkeypatch.setattr(destinations, "getaddrinfo", getaddrinfo)
+    return names
+
+
 @pytest.fixture(autouse=True)
 def fresh_api_counts():
     """The API's per-process rate-limit counts start at zero in every test (sign-in counters are rows)."""

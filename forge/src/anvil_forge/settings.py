@@ -10,6 +10,8 @@ REDIS_URL        redis://host:6379/0 to share the cache (API rate limits) betwee
 ANVIL_API_RATE_LIMIT  API requests per key / user / address, e.g. "600/minute" (the default)
 ANVIL_DB_POOL_SIZE    PostgreSQL: connections per process at most (10); requests wait for a free one
 ANVIL_SIGNUP     "open" (anyone may sign up, the default) or "invitation" (only through an invitation link)
+ANVIL_RECEIVER_ALLOWED_NETWORKS  comma-separated CIDRs the FORGE may push to besides public addresses
+                 (e.g. "127.0.0.0/8,::1/128"; empty, the default: public addresses only)
 """
 
 import os
@@ -19,6 +21,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from anvil_forge.core.network import parse_networks
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -251,3 +255,9 @@ ANVIL_DELIVERY_CLAIM_SECONDS = float(os.environ.get("ANVIL_DELIVERY_CLAIM_SECOND
 ANVIL_DELIVERY_BACKOFF_SECONDS = float(os.environ.get("ANVIL_DELIVERY_BACKOFF_SECONDS", "2"))
 # Event streams: a comment line this often keeps proxies from closing the connection (and re-checks the token).
 ANVIL_SSE_HEARTBEAT_SECONDS = float(os.environ.get("ANVIL_SSE_HEARTBEAT_SECONDS", "15"))
+# Receivers on loopback, private, link-local or metadata addresses are refused unless their network is listed
+# here (distribution/destinations.py; docs/security.md#receiver-urls). A wrong value stops the FORGE at start.
+try:
+    ANVIL_RECEIVER_ALLOWED_NETWORKS = parse_networks(os.environ.get("ANVIL_RECEIVER_ALLOWED_NETWORKS", ""))
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"ANVIL_RECEIVER_ALLOWED_NETWORKS: {_exc}") from None

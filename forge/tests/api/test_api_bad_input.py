@@ -52,7 +52,7 @@ def _bodies(world, archive):
         ("POST", "/prompts/{id}/test_snapshots"): {"names": ["greets"]},
         ("POST", "/projects/{id}/live_instances"): {
             "instance_id": "pod-1", "host": "h", "mode": "accepting",
-            "receiver_url": "http://10.0.0.1:8080/anvil/receive", "receiver_secret": SECRET,
+            "receiver_url": "http://127.0.0.1:8080/anvil/receive", "receiver_secret": SECRET,
             "versions": {"emails": "1.0.0"}, "use_counts": {"emails.welcome": 3}, "client_version": "1.0"},
     }
 

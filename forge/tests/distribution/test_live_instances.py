@@ -48,7 +48,9 @@ def test_receiver_urls_that_cannot_be_pushed_to_are_refused(register, url):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/anvil/receive", "https://app.example.com/anvil/receive",
                                  "http://[::1]:8765/anvil/receive", "https://bücher.example/anvil/receive",
                                  "http://xn--bcher-kva.example/anvil/receive", "http://localhost/x"])
-def test_usable_receiver_urls_are_kept(register, url):
+def test_usable_receiver_urls_are_kept(register, url, fake_dns):
+    for name in ("app.example.com", "xn--bcher-kva.example"):
+        fake_dns[name] = "93.184.215.14"  # public (names that resolve are checked in test_receiver_networks)
     assert register(registration(receiver_url=url, receiver_secret=SECRET)).status_code == 200
     assert LiveInstance.objects.get().receiver_url == url
 
@@ -65,8 +67,9 @@ def test_a_receiver_needs_a_secret(register):
     assert "receiver_secret" in str(error)
 
 
-def test_an_instance_belongs_to_the_token_that_registered_it(locked, register):
+def test_an_instance_belongs_to_the_token_that_registered_it(locked, register, fake_dns):
     """A second token of the same project cannot re-point an existing instance's pushes at itself."""
+    fake_dns["evil.example"] = "93.184.215.14"  # a public address: refused for whose instance it is, not where
     assert register(registration(receiver_url="http://127.0.0.1:1/r", receiver_secret=SECRET, host="prod-1"))\
         .status_code == 200
     _, other = create_access_token(locked.admin, locked.project, "someone else's")

@@ -28,9 +28,10 @@ from anvil_forge.core.errors import ValidationError
 from anvil_client import retry
 from anvil_client.bundle import canonical
 
+from . import destinations
 from .bundles import build_bundle, format_ceiling
 from .models import Delivery, DeliveryState, LiveInstance, Mode, Publication
-from .registration import clean_held, gone_since  # instances gone for a day are not pushed to
+from .registration import check_url, clean_held, gone_since  # (gone for a day: not pushed to)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
@@ -162,7 +163,11 @@ def _push_all(batch: list[Delivery]) -> list[str]:
             if key not in payloads:
                 payloads[key] = canonical(build_bundle(project, formats))
         workers = min(PARALLEL, len(batch))
-        with httpx.Client(timeout=PUSH_TIMEOUT, limits=httpx.Limits(max_connections=workers)) as http, \
+        # No connection is kept for another push: one made with one receiver's TLS name (SNI) must not carry
+        # another's request to the same address. No proxy from the environment: it would resolve the
+        # receiver's name itself, after the check (destinations.py).
+        with httpx.Client(timeout=PUSH_TIMEOUT, trust_env=False,
+                          limits=httpx.Limits(max_connections=workers, max_keepalive_connections=0)) as http, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
             outcomes = list(pool.map(lambda d: _push(http, d, payloads[keyed[d.pk]]), batch))
         with transaction.atomic():  # one commit for the whole batch, not one per delivery
@@ -182,8 +187,20 @@ def _push(http: httpx.Client, delivery: Delivery, payload: bytes):
     error as text: a network error (retried), or :class:`Unusable` for anything else."""
     instance = delivery.instance
     try:
-        return http.post(instance.receiver_url, content=payload,
-                         headers={"Authorization": f"Bearer {instance.receiver_secret}",
+        # Checked again now (its DNS may point elsewhere since it registered), and sent to the checked address.
+        check_url(instance.receiver_url)  # a row stored before registration checked URLs
+        target = destinations.pin(instance.receiver_url)
+    except ValidationError as exc:
+        return Unusable(f"the receiver URL cannot be used: {exc}"[:500])
+    except destinations.Unresolved as exc:
+        return f"could not resolve the receiver's host: {exc}"  # like a network error: retried
+    except destinations.Refused as exc:
+        return Unusable(f"refused to push: {exc}"[:500])
+    except Exception as exc:
+        return Unusable(f"the receiver URL cannot be used: {exc.__class__.__name__}: {exc}"[:500])
+    try:
+        return http.post(target.url, content=payload, extensions=target.extensions,
+                         headers={**target.headers, "Authorization": f"Bearer {instance.receiver_secret}",
                                   "Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         return f"could not reach the receiver: {exc.__class__.__name__}: {exc}"

@@ -77,6 +77,11 @@ def _receiver_url(data: dict) -> str:
     return url
 
 
+def check_url(url: str) -> None:
+    """A stored receiver URL checked as registration checks it (fanout: rows stored before the checks)."""
+    _receiver_url({"receiver_url": url})
+
+
 def _receiver_secret(data: dict, receiver_url: str) -> str:
     secret = text(data, "receiver_secret", 128)
     if receiver_url and not secret:

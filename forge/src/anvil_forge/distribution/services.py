@@ -19,7 +19,7 @@ from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
 from anvil_forge.prompts.queries import Project, PromptSet, Status, Version
 
-from . import fanout, registration
+from . import destinations, fanout, keys, registration
 from .bundles import current_sequence
 from .events import broker
 from .models import AccessToken, Delivery, DeliveryState, LiveInstance, Publication, PublishedVersion
@@ -137,17 +137,28 @@ def _version_to_publish(prompt_set: PromptSet, label: str | None) -> Version:
 
 # --- LIVE instances -----------------------------------------------------------------------------------
 
-@transaction.atomic
 def register_instance(token: AccessToken, data: dict) -> LiveInstance:
     """Register or heartbeat (the access token ``token`` acting) the instance ``data["instance_id"]`` of the
     token's project: created, or refreshed with what it reports (checked: ValidationError names the field).
 
     An instance belongs to the token that registered it: another token of the project may not take it over
     (its receiver URL and secret) while that one is valid. New instances are counted against the project's
-    limit under a lock on the project, so parallel registrations cannot overshoot it.
+    limit under a lock on the project, so parallel registrations cannot overshoot it. A new or changed
+    receiver URL must resolve to addresses the FORGE pushes to (destinations.py).
     """
     instance_id = registration.text(data, "instance_id", 64, required=True)
     fields = registration.clean(data)
+    url = fields["receiver_url"]
+    # Before the transaction, so a slow DNS answer holds no lock. A heartbeat repeating its URL is not
+    # resolved again (a DNS hiccup must not fail heartbeats): every push checks it anyway.
+    if url and not LiveInstance.objects.filter(project=token.project, instance_id=instance_id,
+                                               receiver_url=url).exists():
+        destinations.check_registration(url)
+    return _register(token, instance_id, fields)
+
+
+@transaction.atomic
+def _register(token: AccessToken, instance_id: str, fields: dict) -> LiveInstance:
     project = token.project
     mine = LiveInstance.objects.filter(project=project, instance_id=instance_id)
     instance = mine.select_for_update(of=("self",)).select_related("access_token").first()
@@ -199,3 +210,24 @@ def push_due_deliveries() -> int:
     """What ``anvil worker`` does, again and again: claim one batch of due deliveries (of any project), push
     them and record their outcomes (see fanout.py). Returns how many it pushed (0: nothing was due)."""
     return len(fanout.deliver_due())
+
+
+# --- signing keys (the operator's, from `anvil keys`: no organisation, so no role check) ----------------------
+
+KeyStateError = keys.KeyStateError
+
+
+def rotate_signing_key() -> tuple[dict, dict]:
+    """A new signing key, endorsed by the current one, signs from now on (audited ``forge_key.rotate``).
+    Returns the old and the new key's entries."""
+    old, new = keys.rotate()
+    record(None, None, "forge_key.rotate", summary={"old_key_id": old["key_id"], "new_key_id": new["key_id"]},
+           target_type="forge_key")
+    return old, new
+
+
+def retire_signing_key(key_id: str) -> dict:
+    """Delete a previous key's private key (audited ``forge_key.retire``); raises KeyStateError."""
+    entry = keys.retire(key_id)
+    record(None, None, "forge_key.retire", summary={"key_id": key_id}, target_type="forge_key")
+    return entry
