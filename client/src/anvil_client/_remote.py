@@ -104,6 +104,24 @@ class Remote:
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             raise SyncError("network", f"could not fetch the FORGE's public key: {exc}") from None
 
+    def fetch_endorsements(self) -> list[Any]:
+        """The FORGE's key endorsements (``GET /api/v1/forge/keys``), for following a key rotation. Nothing
+        in them is trusted until :func:`anvil_client.keys.follow` has verified it from the pinned key."""
+        import httpx
+
+        try:
+            http = self.connection()
+            response = http.get("/api/v1/forge/keys")
+            response.raise_for_status()
+            endorsements = loads(response.content)["endorsements"]
+        except ConfigurationError as exc:
+            raise SyncError("key", f"no FORGE to ask for key endorsements ({exc})") from None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise SyncError("network", f"could not fetch the FORGE's key endorsements: {exc}") from None
+        if not isinstance(endorsements, list):
+            raise SyncError("key", "the FORGE's key endorsements are malformed")
+        return endorsements
+
     def sync(self, *, force: bool) -> SyncResult:
         """See :meth:`anvil_client.Client.sync`."""
         import httpx

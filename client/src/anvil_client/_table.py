@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from heapq import nlargest
@@ -17,6 +17,7 @@ from typing import Any
 
 from . import bundle as bundles
 from . import composition
+from . import keys as key_chain
 from . import templates as tpl
 from . import versions
 from .cache import DiskCache
@@ -169,6 +170,10 @@ class Store:
         self.last_sync: str | None = None
         self.last_error: str | None = None
         self.uses: dict[str, int] = {}
+        # Key rotation: how to get the FORGE's endorsements (set by the client when it has a FORGE), and the
+        # endorsements followed from the pinned key (read from the cache on first use).
+        self.fetch_endorsements: Callable[[], list[Any]] | None = None
+        self._chain: list[Any] | None = None
 
     # --- serving (no I/O) ---------------------------------------------------------
 
@@ -234,8 +239,74 @@ class Store:
 
     # --- the key and the mode ---------------------------------------------------------
 
-    def public_key(self) -> str | None:
+    def pinned_key(self) -> str | None:
+        """The key the client was given or pinned on first use: the anchor of every trust decision."""
         return self.explicit_key or self.cache.read_key()
+
+    def chain(self) -> list[Any]:
+        if self._chain is None:
+            self._chain = self.cache.read_chain()
+        return self._chain
+
+    def chain_keys(self) -> list[str]:
+        """The pinned key, then each key its held endorsements lead to, verified link by link (the last one
+        signs new bundles)."""
+        key = self.pinned_key()
+        if key is None:
+            return []
+        reached = [key]
+        for endorsement in self.chain():
+            try:
+                key = key_chain.verify_endorsement(endorsement, key)
+            except key_chain.KeyChainError:
+                break  # an unverifiable link ends the chain (the cache was edited, or the pin changed)
+            reached.append(key)
+        return reached
+
+    def public_key(self) -> str | None:
+        """The key bundles must be signed by now: the pinned one, or where its endorsements lead."""
+        reached = self.chain_keys()
+        return reached[-1] if reached else None
+
+    def _rotation(self, data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+        """The endorsements from ``key`` to the key a bundle names as its signer (empty: it names ``key`` or
+        nothing, there is no FORGE to ask, or nothing claims ``key`` endorsed anything: the bundle is then
+        checked against ``key`` and refused as "signature"). Raises SyncError("key") if endorsements by
+        ``key`` are served but no valid chain of them leads to the named key (forged, broken, replayed)."""
+        named = data.get("forge_key") if isinstance(data, Mapping) else None
+        if not isinstance(named, str) or named == key:
+            return []
+        if named in self.chain_keys():  # an earlier key: once rotated away from, it signs nothing we take
+            message = "the bundle is signed by a key the FORGE has rotated away from"
+            self.last_error = message
+            raise SyncError("key", message)
+        if self.fetch_endorsements is None:
+            return []
+        try:
+            endorsements = self.fetch_endorsements()
+        except SyncError as exc:  # then the bundle is checked against the pinned key, and refused as before
+            log.warning("anvil: the bundle names another key and the FORGE's endorsements could not be fetched: "
+                        "%s", exc)
+            return []
+        if not any(isinstance(e, Mapping) and e.get("old_key") == key for e in endorsements):
+            return []  # nothing even claims the pinned key endorsed anything: a bundle of another FORGE
+        try:
+            return key_chain.follow(key, endorsements, named)
+        except key_chain.KeyChainError as exc:
+            self.last_error = exc.message
+            log.warning("anvil: refused a bundle: %s", exc.message)
+            raise SyncError(exc.reason, exc.message) from None
+
+    def _adopt(self, links: list[dict[str, Any]]) -> None:
+        """Keep the endorsements a verified bundle was reached through, so a restart trusts its key too."""
+        chain = [*self.chain(), *links]
+        self._chain = chain
+        try:
+            self.cache.write_chain(chain)
+        except OSError as exc:
+            log.error("anvil: could not write the key chain to the cache (%s); it is held in memory", exc)
+        log.warning("anvil: the FORGE rotated its signing key; now trusting %s (endorsed by the pinned key)",
+                    bundles.key_id(links[-1]["new_key"]))
 
     def save_key(self, key: str) -> None:
         """Pin the FORGE key in the cache directory (if that fails, it is held in memory and written with
@@ -259,6 +330,9 @@ class Store:
         if key is None:
             raise SyncError("signature", "no FORGE public key is pinned: set public_key / ANVIL_FORGE_PUBLIC_KEY "
                                          "or run `anvil-client connect`")
+        links = self._rotation(data, key)  # outside the lock: it may ask the FORGE
+        if links:
+            key = links[-1]["new_key"]
         with self.lock:
             current = self.table
             try:
@@ -267,6 +341,8 @@ class Store:
                 self.last_error = exc.message
                 log.warning("anvil: refused a bundle: %s", exc.message)
                 raise SyncError(exc.reason, exc.message) from None
+            if links:  # the new key is trusted only once a bundle it signed has verified
+                self._adopt(links)
             table = self._build_table((verified, *current.bundles), source)
             self.table = table  # verified: served even if the cache cannot be written
             self.last_sync, self.last_error = _now(), None
@@ -352,14 +428,14 @@ class Store:
             return
         if state.get("mode") in MODES:
             self.mode = state["mode"]
-        key = self.public_key()
-        if key is None:
+        trusted = self.chain_keys()
+        if not trusted:
             self.last_error = "disk cache not used: no FORGE public key is pinned"
             return
         loaded: list[bundles.Bundle] = []
         try:
             for data in state.get("bundles", []):
-                loaded.append(bundles.verify(data, key, project_id=project_id))
+                loaded.append(_verify_held(data, trusted, project_id))
         except bundles.BundleError as exc:
             self.last_error = f"disk cache refused: {exc.message}"
             log.error("anvil: %s", self.last_error)
@@ -367,6 +443,17 @@ class Store:
         if loaded:
             loaded.sort(key=lambda b: b.sequence, reverse=True)
             self.table = self._build_table(tuple(loaded), "disk")
+
+
+def _verify_held(data: Any, trusted: list[str], project_id: str | None) -> bundles.Bundle:
+    """A cached bundle verifies against the current key or, since the cache keeps older bundles for pinned
+    sets, against an earlier key of the verified chain (one the client accepted it under)."""
+    for key in reversed(trusted[1:]):
+        try:
+            return bundles.verify(data, key, project_id=project_id)
+        except bundles.BadSignature:
+            continue
+    return bundles.verify(data, trusted[0], project_id=project_id)
 
 
 def _prepared(entry: _Entry) -> tpl.PreparedPrompt | tpl.PreparedChat:

@@ -30,9 +30,11 @@ CACHE_FORMAT = "anvil-client-cache"
 CACHE_VERSION = 1
 STATE_FILE = "state.json"
 KEY_FILE = "forge.key"
+CHAIN_FILE = "forge_keys.json"
+"""The key endorsements the client followed from its pinned key (re-verified from the pin on every read)."""
 STALE_TEMPORARY_AGE = 600.0  # seconds: a write takes milliseconds, so a temporary this old has no writer
 # atomic_write's temporaries: "." + the file's name + "." + tempfile's 8 random characters + ".tmp".
-_TEMPORARY = re.compile(r"\.(?:%s)\.[a-z0-9_]{8}\.tmp" % "|".join(re.escape(n) for n in (STATE_FILE, KEY_FILE)))
+_TEMPORARY = re.compile(r"\.(?:%s)\.[a-z0-9_]{8}\.tmp" % "|".join(re.escape(n) for n in (STATE_FILE, KEY_FILE, CHAIN_FILE)))
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
@@ -175,3 +177,15 @@ class DiskCache:
 
     def write_key(self, public_key: str) -> None:
         atomic_write(self.directory / KEY_FILE, (public_key + "\n").encode())
+
+    def read_chain(self) -> list[Any]:
+        """The endorsements followed so far (empty if none, or if the file is not a list: the client then
+        trusts only its pinned key, which is safe)."""
+        try:
+            chain = loads((self.directory / CHAIN_FILE).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return []
+        return chain if isinstance(chain, list) else []
+
+    def write_chain(self, endorsements: list[dict[str, Any]]) -> None:
+        atomic_write(self.directory / CHAIN_FILE, json.dumps(endorsements, ensure_ascii=False).encode())

@@ -118,6 +118,7 @@ class Client:
                               access_token=settings.access_token, timeout=timeout, instance_id=str(uuid.uuid4()),
                               receiver_url=receiver_url or os.environ.get("ANVIL_RECEIVER_URL") or None,
                               transport=transport)
+        self._store.fetch_endorsements = self._remote.fetch_endorsements  # to follow a key rotation
         self._background = Background(self._store, self._remote, poll_interval=poll_interval,
                                       heartbeat_interval=heartbeat_interval, stream=stream)
         self._receiver: Receiver | None = None

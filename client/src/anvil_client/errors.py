@@ -64,7 +64,8 @@ class SyncError(AnvilClientError):
     the cache could not be written.
 
     ``reason`` is a short word: "network", "http", "auth", "malformed", "unknown_format",
-    "checksum", "signature", "project", "stale", "pinned", "frozen", "cache".
+    "checksum", "signature", "key" (signed by a key no valid endorsement chain leads to from the pinned
+    key), "project", "stale", "pinned", "frozen", "cache".
 
     "cache" means the cache directory could not be written (read-only, full, …): the message names the
     file and the OS error. Nothing verified is lost: a bundle that was being applied *is* applied and

@@ -9,6 +9,7 @@
     anvil render ADDRESS --as EMAIL -v name=value …
     anvil apikey create EMAIL --name NAME --scopes read,write   (prints the key once; also list, revoke)
     anvil export PROJECT [-o FILE] · anvil import FILE --organisation ORG
+    anvil keys list | rotate | retire KEY_ID   (the bundle-signing keys)
     anvil --version
 """
 

@@ -67,6 +67,30 @@ class PublicKeyOut(Schema):
     key_id: str
 
 
+class SigningKeyOut(Schema):
+    key_id: str
+    public_key: str
+    state: str  # current, previous or retired
+    created_at: str
+    retired_at: str | None
+
+
+class EndorsementOut(Schema):
+    """The new key signed by the old one (anvil_client.keys; docs/security.md#key-rotation)."""
+
+    format: str
+    old_key: str
+    new_key: str
+    created_at: str
+    signature: str
+
+
+class KeyChainOut(Schema):
+    current_key: str
+    keys: list[SigningKeyOut]
+    endorsements: list[EndorsementOut]
+
+
 class BundleOut(Schema):
     """See docs/bundle-format.md and client/src/anvil_client/bundle*.schema.json (formats 1, 2 and 3)."""
 
@@ -182,6 +206,13 @@ def public_key(request):
     """The key this FORGE signs bundles with; LIVE clients pin it."""
     key = dist_queries.public_key()
     return {"public_key": key, "key_id": bundle_format.key_id(key)}
+
+
+@router.get("/forge/keys", auth=None, response={200: KeyChainOut})
+def key_chain(request):
+    """Every signing key this FORGE has had (public keys only) and the endorsement of each new key by the one
+    before it: a client pinned to an earlier key follows them to the current one, trusting nothing unsigned."""
+    return dist_queries.key_chain()
 
 
 # --- LIVE instances ---------------------------------------------------------------------------

@@ -96,6 +96,17 @@ def public_key() -> str:
     return keys.public_key()
 
 
+def signing_keys() -> list[dict]:
+    """Every signing key this FORGE has had, oldest first, with its state (current, previous, retired)."""
+    return keys.signing_keys()
+
+
+def key_chain() -> dict:
+    """``{current_key, keys, endorsements}``: what a client pinned to an earlier key follows to the current
+    one (public keys only; served at /api/v1/forge/keys)."""
+    return keys.chain()
+
+
 def publish_events(project) -> AbstractContextManager:
     """``with publish_events(project) as queue:`` an asyncio queue that receives ``{"sequence": n}`` for every
     publish of the project, from any FORGE process (docs/distribution.md, streaming); for event streams."""
