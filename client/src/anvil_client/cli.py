@@ -1,8 +1,8 @@
-"""``anvil-client``: connect an app to a FORGE, sync, switch mode, inspect and render prompts; and a
-project's prompts as files: pull, diff, push, lint, test (:mod:`anvil_client.cli_files`).
+"""anvil-client: connect an app to a FORGE, sync, switch mode, inspect and render prompts; and keep a
+project's prompts as files: pull, diff, push, lint, test (docs/prompts-as-code.md).
 
-Settings come from flags, then ``ANVIL_*`` environment variables, then the file
-``connect`` writes (``$ANVIL_CONFIG`` or ``.anvil/client.json``).
+Settings come from flags, then ANVIL_* environment variables, then the file
+connect writes ($ANVIL_CONFIG or .anvil/client.json); the file commands read anvil.yaml.
 """
 
 from __future__ import annotations
