@@ -44,6 +44,7 @@ def test_test_cases_in_the_editor_the_set_page_and_the_gate(new_page):
     type_into(page.get_by_label("Template"), "Hello {{ name }}, welcome to {{ shop }}!")
     press(page.get_by_role("button", name="Add missing parameters (2)"))
     expect(page.locator("[data-param-row]")).to_have_count(2)
+    expect(page.locator('[data-check="missing"]')).to_contain_text("none")  # the live checks have settled
     press(page.get_by_role("button", name="Create prompt"))
     expect(flash(page)).to_contain_text("Prompt Welcome created")
     prompt_url = page.url
