@@ -107,6 +107,16 @@ def library_for(prompt_set: PromptSet, snapshot: dict | None = None,
     return library, origin
 
 
+def draft_library_for(prompt_set: PromptSet, slug: str, draft: dict) -> tuple[shared.Library, shared.SetVersion]:
+    """As library_for (the working copy), with unsaved content ``draft`` in place of the prompt ``slug``: the
+    editor's preview and test results, partials resolving as they will once it is saved."""
+    library, origin = library_for(prompt_set)
+    draft_origin = shared.SetVersion(origin.slug, "(draft)", {**origin.prompts, slug: draft}, origin.locks,
+                                     origin.unresolved)
+    library.add(draft_origin)
+    return library, draft_origin
+
+
 def problems(prompt_set: PromptSet, prompt_slugs: list[str] | None = None) -> list[shared.Problem]:
     """What would fail in the working copy's partials (every prompt, or the named ones)."""
     library, origin = library_for(prompt_set)

@@ -6,14 +6,13 @@ something that does not exist.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 
 from anvil_client import composition as composition_shared
-from anvil_client import model_config, testcases
+from anvil_client import model_config
 from anvil_client import templates as tpl
 from anvil_client import versions as semver_rules
 
@@ -42,25 +41,13 @@ source_document = sources.document
 source_etag = sources.etag
 # Test results (docs/prompt-tests.md): the editor's checks panel, the set page's column, the API.
 draft_test_results = testresults.for_draft
+draft_test_snapshots = testresults.draft_snapshots  # the editor's *Update snapshots*, before a save
 prompt_test_results = testresults.for_prompt
 working_test_results = testresults.for_working_copy
 test_status_by_prompt = testresults.status_by_prompt
 failing_tests = testresults.failing
 test_summary = testresults.summary  # the counts a bundle carries for a set version
 check_tests = validation.check_tests  # the editor's live check: canonical tests, or errors naming the path
-
-
-def draft_test_snapshots(prompt_set: PromptSet, slug: str, draft: dict, names: list[str] | None = None) -> list[dict]:
-    """The editor's *Update snapshots*: the draft's ``tests`` (checked) with each ``snapshot`` test's snapshot
-    set to what the draft renders now (the tests named, or all; a test whose render fails keeps its own)."""
-    library, origin = composition.library_for(prompt_set)
-    draft_origin = composition_shared.SetVersion(origin.slug, "(draft)", {**origin.prompts, slug: draft},
-                                                 origin.locks, origin.unresolved)
-    library.add(draft_origin)
-    results = testresults.run_prompt(library, draft_origin, slug, update_snapshots=True)
-    wanted = [r if names is None or r.name in names else replace(r, snapshot=None) for r in results]
-    cases = testcases.parse_test_cases(draft.get("tests") or [], kind=draft.get("kind") or "text")
-    return testcases.to_json(testcases.with_snapshots(cases, wanted))
 
 
 def _visible(user, model, path: str):

@@ -60,11 +60,7 @@ def render_prompt(prompt, variables: dict) -> dict:
 def render_draft(prompt_set, slug: str, draft: dict, variables: dict) -> dict:
     """Unsaved content (the editor's preview): ``draft`` is ``{kind, template | messages, parameters, config}``
     in place of the prompt ``slug`` of the set's working copy (partials resolve as they will once saved)."""
-    library, origin = composition.library_for(prompt_set)
-    prompts = dict(origin.prompts)
-    prompts[slug] = draft
-    draft_origin = shared.SetVersion(origin.slug, "(draft)", prompts, origin.locks)
-    library.add(draft_origin)
+    library, draft_origin = composition.draft_library_for(prompt_set, slug, draft)
     return _render(library, draft_origin, slug, prompt_set.config, variables)
 
 

@@ -9,7 +9,6 @@ refuses it too, see migration 0002).
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -414,8 +413,7 @@ def update_test_snapshots(actor: User, prompt: Prompt, names: list[str] | None =
         raise NotFound(f"prompt '{prompt.slug}' has no test {unknown[0]!r}",
                        [{"field": "names", "message": "no such test"}])
     results = testresults.for_prompt(prompt, update_snapshots=True)
-    wanted = [r if names is None or r.name in names else replace(r, snapshot=None) for r in results]
-    updated = testcases.to_json(testcases.with_snapshots(cases, wanted))
+    updated = testresults.with_new_snapshots(prompt.tests, prompt.kind, results, names)
     changed = [new["name"] for old, new in zip(prompt.tests, updated) if old.get("snapshot") != new.get("snapshot")]
     if changed:
         prompt.tests = updated

@@ -7,6 +7,7 @@ Cases are run by :mod:`anvil_client.testcases`, prompts rendered by the library 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from anvil_client import composition as shared
@@ -85,15 +86,29 @@ def for_prompt(prompt, *, update_snapshots: bool = False) -> list[testcases.Case
     return run_prompt(library, origin, prompt.slug, update_snapshots=update_snapshots)
 
 
-def for_draft(prompt_set: PromptSet, slug: str, draft: dict[str, Any]) -> list[testcases.CaseResult]:
+def for_draft(prompt_set: PromptSet, slug: str, draft: dict[str, Any], *,
+              update_snapshots: bool = False) -> list[testcases.CaseResult]:
     """Unsaved content's results (the editor's checks panel): ``draft`` as render_draft takes it, with its
     ``tests`` (already checked); partials resolve as they will once saved."""
-    library, origin = composition.library_for(prompt_set)
-    prompts = dict(origin.prompts)
-    prompts[slug] = draft
-    draft_origin = shared.SetVersion(origin.slug, "(draft)", prompts, origin.locks, origin.unresolved)
-    library.add(draft_origin)
-    return run_prompt(library, draft_origin, slug)
+    library, draft_origin = composition.draft_library_for(prompt_set, slug, draft)
+    return run_prompt(library, draft_origin, slug, update_snapshots=update_snapshots)
+
+
+def with_new_snapshots(tests: list[dict], kind: str, results: list[testcases.CaseResult],
+                       names: list[str] | None = None) -> list[dict]:
+    """``tests`` (canonical) with the snapshots a run with ``update_snapshots`` recorded, for the tests named
+    (or all); a test whose render failed keeps its own."""
+    cases = testcases.parse_test_cases(tests, kind=kind)
+    wanted = [r if names is None or r.name in names else replace(r, snapshot=None) for r in results]
+    return testcases.to_json(testcases.with_snapshots(cases, wanted))
+
+
+def draft_snapshots(prompt_set: PromptSet, slug: str, draft: dict[str, Any],
+                    names: list[str] | None = None) -> list[dict]:
+    """The editor's *Update snapshots*: the draft's ``tests`` (checked) with each ``snapshot`` test's snapshot
+    set to what the draft renders now (the tests named, or all)."""
+    results = for_draft(prompt_set, slug, draft, update_snapshots=True)
+    return with_new_snapshots(draft.get("tests") or [], draft.get("kind") or "text", results, names)
 
 
 def status_by_prompt(prompt_set: PromptSet) -> dict[str, dict[str, Any]]:
