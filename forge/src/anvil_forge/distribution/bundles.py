@@ -66,10 +66,10 @@ def _build(project_id, sequence: int, forge_key: str, ceiling: int) -> dict:
         for prompt_slug, prompt in snapshot["prompts"].items():
             if set_config or prompt.get("config"):  # the prompt's own configuration over its set's defaults
                 prompt = {**prompt, "config": model_config.merge(set_config, prompt.get("config") or {})}
-            prompts[f"{slug}.{prompt_slug}"] = _shipped(prompt)
+            prompts[f"{slug}.{prompt_slug}"] = prompt  # make_body ships only served members: never its tests
     # The locked versions the published prompts render as partials, so a LIVE client renders them offline.
     dependencies = [{"slug": v.prompt_set.slug, "version": v.label, "locks": v.snapshot.get("locks") or {},
-                     "prompts": {s: _shipped(p) for s, p in v.snapshot["prompts"].items()}}
+                     "prompts": v.snapshot["prompts"]}
                     for v in prompt_queries.locked_versions(project_id, snapshots)]
     # Parameters were validated and normalised when each prompt was saved (prompts.validation);
     # make_body still normalises a declaration that is not in that form (say, from an imported archive).
@@ -80,8 +80,3 @@ def _build(project_id, sequence: int, forge_key: str, ceiling: int) -> dict:
     )
     return format.seal(body, keys.private_key())
 
-
-def _shipped(prompt: dict) -> dict:
-    """A snapshot's prompt without its test definitions: LIVE clients get a version's summary, never its
-    tests (make_body keeps only a prompt's served members anyway; this says so where snapshots are read)."""
-    return {k: v for k, v in prompt.items() if k != "tests"} if "tests" in prompt else prompt
