@@ -31,7 +31,7 @@ def test_canonical_form_is_independent_of_key_order_and_spacing():
     (lambda b: b["prompts"]["emails.welcome"].update(template="Hacked"), bundles.ChecksumMismatch),
     (lambda b: b.update(sequence=99), bundles.ChecksumMismatch),
     (lambda b: b.update(signature="ed25519:AAAA"), bundles.BadSignature),
-    (lambda b: b.update(format_version=4), bundles.UnknownFormat),
+    (lambda b: b.update(format_version=5), bundles.UnknownFormat),
     (lambda b: b.update(format="something-else"), bundles.UnknownFormat),
     (lambda b: b.pop("prompts"), bundles.MalformedBundle),
     (lambda b: b.update(sequence="7"), bundles.MalformedBundle),

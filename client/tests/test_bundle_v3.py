@@ -58,8 +58,8 @@ def validator(version):
 
 # --- the format ---------------------------------------------------------------------------------------
 
-def test_this_release_reads_formats_1_to_3_and_names_the_header_it_pulls_with():
-    assert (bundles.FORMAT_VERSION, bundles.FORMAT_VERSIONS) == (3, (1, 2, 3))
+def test_this_release_reads_formats_1_to_4_and_names_the_header_it_pulls_with():
+    assert (bundles.FORMAT_VERSION, bundles.FORMAT_VERSIONS) == (4, (1, 2, 3, 4))
     assert bundles.FORMATS_HEADER == "X-Anvil-Bundle-Formats"
 
 
@@ -166,8 +166,8 @@ def test_the_client_pulls_naming_the_formats_it_reads_and_registers_them(clean_e
     client = Client(forge_url=FORGE, project=PROJECT, access_token="t", cache_dir=clean_env / "c",
                     public_key=PUBLIC, background=False, transport=httpx.MockTransport(forge))
     client.sync()
-    assert seen[0].headers["X-Anvil-Bundle-Formats"] == "1,2,3"
-    assert client.describe()["bundle_formats"] == [1, 2, 3]
+    assert seen[0].headers["X-Anvil-Bundle-Formats"] == "1,2,3,4"
+    assert client.describe()["bundle_formats"] == [1, 2, 3, 4]
     assert client.status()["tests"] == {"emails": FIVE}
     client.stop()
 

@@ -190,7 +190,7 @@ def test_format_1_bundles_of_the_previous_release_are_still_read(tmp_path):
 
 def test_a_bundle_of_an_unknown_future_format_is_refused_and_the_held_prompts_stay(client):
     future = chat_bundle(sequence=5)
-    future["format_version"] = 4
+    future["format_version"] = 5
     with pytest.raises(Exception) as info:
         client.apply(bundles.seal(future, KEY))
     assert getattr(info.value, "reason", None) == "unknown_format"

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("anvil_client")
 
+CHANNEL_HEADER = "X-Anvil-Channel"
+"""Sent with a pull when a channel is configured (the FORGE answers 409 if the token is bound to another);
+answered with the channel the bundle is of."""
+COHORT_HEADER = "X-Anvil-Cohort"
+COHORTS = ("all", "rollout", "previous")
+"""Where a staged rollout puts this instance: no partial rollout in progress; in the cohort of one; outside
+it, kept on the previous release."""
+
 
 def _is_loopback(url: str) -> bool:
     """Whether ``url`` names this machine: ``localhost`` or a loopback IP address (not a name such as
@@ -47,7 +55,7 @@ class Remote:
 
     def __init__(self, store: Store, *, forge_url: str | None, project: str | None, access_token: str | None,
                  timeout: float, instance_id: str, receiver_url: str | None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, labels: dict[str, str] | None = None) -> None:
         self.store = store
         self.forge_url = forge_url
         self.project = project
@@ -55,8 +63,13 @@ class Remote:
         self.timeout = timeout
         self.instance_id = instance_id
         self.receiver_url = receiver_url
+        self.labels = dict(labels or {})
         self.receiver_secret = secrets.token_urlsafe(32)
         self.last_registered: str | None = None
+        # What the FORGE last said of this instance's channel and rollout (pull headers, registration).
+        self.forge_channel: str | None = None
+        self.cohort: str | None = None
+        self.release: int | None = None
         self._transport = transport
         self._etag: str | None = None
         self._http_client: httpx.Client | None = None
@@ -133,6 +146,8 @@ class Remote:
         # The formats this client reads: the FORGE writes it a bundle it can read (without format 3's test
         # summaries for a client that does not say it reads 3).
         headers = {bundles.FORMATS_HEADER: ",".join(map(str, bundles.FORMAT_VERSIONS))}
+        if store.channel:
+            headers[CHANNEL_HEADER] = store.channel
         if self._etag:
             headers["If-None-Match"] = self._etag
         http = self.connection()
@@ -141,11 +156,16 @@ class Remote:
         except httpx.HTTPError as exc:
             store.last_error = f"FORGE unreachable: {exc}"
             raise SyncError("network", store.last_error) from None
+        if response.status_code in (200, 304):
+            self._rollout(response.headers.get(CHANNEL_HEADER), response.headers.get(COHORT_HEADER))
         if response.status_code == 304:
             return store.up_to_date()
         if response.status_code in (401, 403):
             store.last_error = f"the FORGE refused the access token ({response.status_code})"
             raise SyncError("auth", store.last_error)
+        if response.status_code == 409:  # the token is bound to another channel than the one asked for
+            store.last_error = _detail(response) or f"the FORGE refused channel {store.channel} (409)"
+            raise SyncError("channel", store.last_error)
         if response.status_code != 200:
             store.last_error = f"the FORGE answered {response.status_code}"
             raise SyncError("http", store.last_error)
@@ -154,8 +174,11 @@ class Remote:
         except bundles.BundleError as exc:
             store.last_error = exc.message
             raise SyncError(exc.reason, exc.message) from None
-        held = store.table.sequence
-        if held is not None and data.get("sequence") == held:
+        held = store.table.bundles[0] if store.table.bundles else None
+        # The same sequence of the same channel (a bundle below format 4 is the default channel's, so the
+        # first pull from an upgraded FORGE is not taken for a stale bundle).
+        if held is not None and data.get("sequence") == held.sequence \
+                and (data.get("channel") or bundles.DEFAULT_CHANNEL) == (held.channel or bundles.DEFAULT_CHANNEL):
             self._etag = response.headers.get("ETag")
             return store.up_to_date()
         try:
@@ -177,7 +200,10 @@ class Remote:
                 "client_version": __version__, "bundle_formats": list(bundles.FORMAT_VERSIONS),
                 "receiver_url": self.receiver_url or "",
                 "receiver_secret": self.receiver_secret if self.receiver_url else "",
-                "use_counts": store.top_uses()}
+                "use_counts": store.top_uses(),
+                # Shown on the FORGE beside the rollout's progress (a release this client refuses, say).
+                "last_error": (store.last_error or "")[:500],
+                "channel": store.channel or "", "labels": dict(self.labels)}
 
     def register(self) -> bool:
         """Tell the FORGE this instance exists and what it holds (called on every heartbeat)."""
@@ -188,10 +214,31 @@ class Remote:
                 log.warning("anvil: registration answered %s", response.status_code)
                 return False
             self.last_registered = _now()
+            self._registered(response)
             return True
         except Exception as exc:
             log.info("anvil: registration failed: %s", exc)
             return False
+
+    def _rollout(self, channel: Any, cohort: Any) -> None:
+        """Keep what the FORGE says of this instance's channel and cohort (for status()); anything else,
+        or nothing (a FORGE of an earlier release), leaves what is known."""
+        if isinstance(channel, str) and bundles.CHANNEL_PATTERN.fullmatch(channel):
+            self.forge_channel = channel
+        if cohort in COHORTS:
+            self.cohort = cohort
+
+    def _registered(self, response: httpx.Response) -> None:
+        try:
+            answer = loads(response.content)
+        except ValueError:
+            return
+        if not isinstance(answer, dict):
+            return
+        self._rollout(answer.get("channel"), answer.get("cohort"))
+        release = answer.get("release", self.release)
+        if release is None or (isinstance(release, int) and not isinstance(release, bool)):
+            self.release = release
 
     # --- the event stream -------------------------------------------------------------------
 
@@ -210,3 +257,13 @@ class Remote:
             if response.status_code != 200:
                 raise SyncError("http", f"the event stream answered {response.status_code}")
             yield EventSource(response)
+
+
+def _detail(response: httpx.Response) -> str | None:
+    """The message of a JSON error answer: its ``detail``, or the API's ``{"error": {"message"}}``."""
+    try:
+        answer = loads(response.content)
+        detail = answer.get("detail") or answer["error"]["message"]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return detail if isinstance(detail, str) and detail else None

@@ -159,8 +159,9 @@ class Store:
     cache. Thread-safe: serving reads one table object; every change is made under ``lock``."""
 
     def __init__(self, cache: DiskCache, *, public_key: str | None, pins: Mapping[str, str] | None,
-                 fallbacks: Mapping[str, Any] | None) -> None:
+                 fallbacks: Mapping[str, Any] | None, channel: str | None = None) -> None:
         self.cache = cache
+        self.channel = channel  # the channel the client follows (None: whichever its token is bound to)
         self.explicit_key = public_key
         self.pins = {slug: (spec, versions.parse_specifier(spec)) for slug, spec in (pins or {}).items()}
         self.fallbacks = {pid: _fallback_entry(pid, fallback) for pid, fallback in (fallbacks or {}).items()}
@@ -323,7 +324,8 @@ class Store:
     # --- applying bundles -------------------------------------------------------------
 
     def apply(self, data: Mapping[str, Any], *, project_id: str | None, source: str, force: bool) -> SyncResult:
-        """See :meth:`anvil_client.Client.apply`."""
+        """See :meth:`anvil_client.Client.apply`. ``source``: "forge" (a pull) or "push"; only a pull may
+        switch channels."""
         if self.mode == FROZEN and not force:
             raise SyncError("frozen", "the client is FROZEN: only an explicit sync changes its prompts")
         key = self.public_key()
@@ -336,14 +338,21 @@ class Store:
         with self.lock:
             current = self.table
             try:
-                verified = bundles.verify(data, key, project_id=project_id, after_sequence=current.sequence)
+                verified = bundles.verify(data, key, project_id=project_id, channel=self.channel)
+                held, after = current.bundles, current.sequence
+                if held and _channel(verified) != _channel(held[0]):
+                    after = self._switch(verified, held[0], source)
+                    held = ()  # nothing of the old channel is kept: the cache holds one channel's bundles
+                if after is not None and verified.sequence <= after:
+                    raise bundles.StaleBundle(f"the bundle's sequence {verified.sequence} is not newer than the "
+                                              f"held {after}")
             except bundles.BundleError as exc:
                 self.last_error = exc.message
                 log.warning("anvil: refused a bundle: %s", exc.message)
                 raise SyncError(exc.reason, exc.message) from None
             if links:  # the new key is trusted only once a bundle it signed has verified
                 self._adopt(links)
-            table = self._build_table((verified, *current.bundles), source)
+            table = self._build_table((verified, *held), "forge" if source == "push" else source)
             self.table = table  # verified: served even if the cache cannot be written
             self.last_sync, self.last_error = _now(), None
             log.info("anvil: applied bundle sequence %s (%d prompts)", verified.sequence, len(table.entries))
@@ -353,6 +362,18 @@ class Store:
                                    f"the write is retried on the next sync)")
                 raise SyncError("cache", self.last_error, applied=True)
             return SyncResult(True, verified.sequence, f"applied sequence {verified.sequence}")
+
+    def _switch(self, verified: bundles.Bundle, newest: bundles.Bundle, source: str) -> int | None:
+        """A bundle of another channel than the held one: the sequence it must exceed (None: any). In
+        format 4 the token was moved to that channel, which has its own sequence: a pull takes it (verify()
+        refused it if another channel is configured), a push never. Below 4 the sequence must rise."""
+        if source == "push":
+            raise bundles.WrongChannel(f"a push for channel {_channel(verified)} cannot replace the held "
+                                       f"channel {_channel(newest)} (only a pull switches channels)")
+        if verified.format_version >= 4:
+            log.warning("anvil: switching from channel %s to %s", _channel(newest), verified.channel)
+            return None
+        return newest.sequence
 
     def _build_table(self, candidates: tuple[bundles.Bundle, ...], source: str) -> _Table:
         """Newest bundle first; a pinned set comes from the newest bundle whose version satisfies the pin."""
@@ -435,7 +456,7 @@ class Store:
         loaded: list[bundles.Bundle] = []
         try:
             for data in state.get("bundles", []):
-                loaded.append(_verify_held(data, trusted, project_id))
+                loaded.append(_verify_held(data, trusted, project_id, self.channel))
         except bundles.BundleError as exc:
             self.last_error = f"disk cache refused: {exc.message}"
             log.error("anvil: %s", self.last_error)
@@ -445,15 +466,20 @@ class Store:
             self.table = self._build_table(tuple(loaded), "disk")
 
 
-def _verify_held(data: Any, trusted: list[str], project_id: str | None) -> bundles.Bundle:
+def _verify_held(data: Any, trusted: list[str], project_id: str | None, channel: str | None) -> bundles.Bundle:
     """A cached bundle verifies against the current key or, since the cache keeps older bundles for pinned
     sets, against an earlier key of the verified chain (one the client accepted it under)."""
     for key in reversed(trusted[1:]):
         try:
-            return bundles.verify(data, key, project_id=project_id)
+            return bundles.verify(data, key, project_id=project_id, channel=channel)
         except bundles.BadSignature:
             continue
-    return bundles.verify(data, trusted[0], project_id=project_id)
+    return bundles.verify(data, trusted[0], project_id=project_id, channel=channel)
+
+
+def _channel(bundle: bundles.Bundle) -> str:
+    """A bundle's channel: below format 4 (a FORGE without channels) the default channel's."""
+    return bundle.channel or bundles.DEFAULT_CHANNEL
 
 
 def _prepared(entry: _Entry) -> tpl.PreparedPrompt | tpl.PreparedChat:

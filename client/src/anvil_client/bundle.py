@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,19 +29,25 @@ from . import composition
 from .templates import parse_parameters
 
 FORMAT = "anvil-bundle"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """The newest bundle format this module writes and reads."""
-FORMAT_VERSIONS = (1, 2, 3)
+FORMAT_VERSIONS = (1, 2, 3, 4)
 """Every bundle format this module reads. A FORGE writes the lowest one that can hold what is published
 (version 1 while there are only text prompts with string, number and boolean parameters and no partials;
-version 3 only for the sets' test summaries), so clients of earlier releases keep taking updates until
-something needs a newer version."""
+version 3 only for the sets' test summaries, version 4 only for the channel and the sets' digests), so
+clients of earlier releases keep taking updates until something needs a newer version."""
 _SEAL_FIELDS = ("checksum", "signature")
 _V1_TYPES = frozenset(["string", "number", "boolean"])
-_SET_FIELDS = ("slug", "version", "version_id")  # a prompt_sets entry in format 1 (2 adds locks, 3 tests)
+_SET_FIELDS = ("slug", "version", "version_id")  # a prompt_sets entry in format 1 (2 adds locks, 3 tests, 4 digest)
 FORMATS_HEADER = "X-Anvil-Bundle-Formats"
-"""The header a client pulls with, naming the formats it reads (``1,2,3``): the FORGE writes the bundle it
+"""The header a client pulls with, naming the formats it reads (``1,2,3,4``): the FORGE writes the bundle it
 can read (docs/bundle-format.md). Clients before format 3 send none."""
+DEFAULT_CHANNEL = "production"
+"""The channel every project has. A bundle below format 4 (a FORGE of an earlier release, which has no
+channels) is taken to be this channel's when a client compares channels."""
+CHANNEL_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+"""A channel name (format 4's ``channel``), matched whole: 1–64 characters."""
+_DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 TEST_COUNTS = ("total", "passed", "failed")
 """The members of a set version's test summary (format 3)."""
 
@@ -79,6 +86,10 @@ class StaleBundle(BundleError):
     reason = "stale"
 
 
+class WrongChannel(BundleError):
+    reason = "channel"
+
+
 def canonical(value: Any) -> bytes:
     """The canonical JSON bytes of a value."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -91,6 +102,22 @@ def _signed_part(bundle: Mapping[str, Any]) -> bytes:
 
 def checksum(bundle: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(_signed_part(bundle)).hexdigest()
+
+
+def set_digest(prompts_of_set: Mapping[str, Mapping[str, Any]], locks: Mapping[str, str]) -> str:
+    """A prompt set's digest (format 4): ``sha256:`` + hex SHA-256 of the canonical
+    ``{"prompts": {prompt slug: prompt as in the bundle}, "locks": locks}``. Equal digests mean a set serves
+    the same content, whichever bundle, channel or cohort it came in."""
+    return "sha256:" + hashlib.sha256(canonical({"prompts": prompts_of_set, "locks": locks})).hexdigest()
+
+
+def _digests(prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Any]) -> list[str]:
+    """Each set entry's digest, in order, from the bundle's own ``prompts`` (flat ids, grouped by set)."""
+    by_set: dict[str, dict[str, Any]] = {}
+    for pid, prompt in prompts.items():
+        slug, _, name = pid.partition(".")
+        by_set.setdefault(slug, {})[name] = prompt
+    return [set_digest(by_set.get(s["slug"], {}), s.get("locks") or {}) for s in prompt_sets]
 
 
 # --- keys -------------------------------------------------------------------------
@@ -196,7 +223,8 @@ def _set_entry(entry: Mapping[str, Any], version: int) -> dict[str, Any]:
 def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
               prompt_sets: Iterable[Mapping[str, Any]], prompts: Mapping[str, Mapping[str, Any]],
               forge_key: str, parameters_normalised: bool = False,
-              dependencies: Iterable[Mapping[str, Any]] = (), max_format: int = FORMAT_VERSION) -> dict[str, Any]:
+              dependencies: Iterable[Mapping[str, Any]] = (), max_format: int = FORMAT_VERSION,
+              channel: str | None = None) -> dict[str, Any]:
     """The unsigned bundle (docs/bundle-format.md), in the lowest format version that holds it.
 
     ``prompt_sets``: ``{slug, version, version_id, locks?, tests?}`` (``locks``: dependency slug → the label
@@ -211,6 +239,10 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
     below format 3 they are left out rather than making the bundle one it cannot read; the content itself
     is never left out (content that needs format 2 is written as format 2 whatever the reader).
 
+    ``channel``: the channel published to. With a reader of format 4 the bundle is format 4: the channel
+    and each set's digest added to what format 3 holds. Both are informative for an older reader, which
+    gets the format 1–3 bundle without them.
+
     Parameters are normalised (validated, every field present) with
     ``parse_parameters``; ``parameters_normalised=True`` says they already are
     (the FORGE validates and normalises them when a prompt is saved), which
@@ -224,11 +256,16 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
                     and all(_v1_prompt(p, normalised[pid]) for pid, p in prompts.items())) else 2
     if max_format >= 3 and any(s["tests"] for s in sets):
         version = 3
+    if max_format >= 4 and channel is not None:
+        if not CHANNEL_PATTERN.fullmatch(channel):
+            raise ValueError(f"not a channel name: {channel!r}")  # every client would refuse the bundle
+        version = 4
     body: dict[str, Any] = {
         "format": FORMAT,
         "format_version": version,
         "forge_key": forge_key,
         "project": {"id": str(project["id"]), "slug": project["slug"], "name": project["name"]},
+        **({"channel": channel} if version >= 4 else {}),
         "sequence": int(sequence),
         "created_at": created_at,
     }
@@ -243,6 +280,9 @@ def make_body(*, project: Mapping[str, str], sequence: int, created_at: str,
           "prompts": {slug: _v2_prompt(p, normalise(p.get("parameters", [])))
                       for slug, p in d.get("prompts", {}).items()}} for d in dependencies),
         key=lambda d: (d["slug"], d["version"]))
+    if version >= 4:
+        for entry, digest in zip(body["prompt_sets"], _digests(body["prompt_sets"], body["prompts"])):
+            entry["digest"] = digest
     return body
 
 
@@ -315,6 +355,19 @@ class Bundle:
         version has tests (format 3; empty before)."""
         return {s["slug"]: dict(s["tests"]) for s in self.data["prompt_sets"] if s.get("tests")}
 
+    @property
+    def channel(self) -> str | None:
+        """The channel the bundle was published to (format 4; None before)."""
+        value: str | None = self.data["channel"] if self.format_version >= 4 else None
+        return value
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """Prompt-set slug → the digest of what it serves (format 4; empty before)."""
+        if self.format_version < 4:
+            return {}
+        return {s["slug"]: s["digest"] for s in self.data["prompt_sets"]}
+
 
 def parse(raw: bytes | str) -> dict[str, Any]:
     try:
@@ -339,7 +392,7 @@ def _shape(data: Mapping[str, Any]) -> None:
     need(isinstance(data.get("prompt_sets"), list) and all(
         isinstance(s, dict) and isinstance(s.get("slug"), str) and isinstance(s.get("version"), str)
         for s in data["prompt_sets"]), "prompt_sets")
-    v2 = data.get("format_version") in (2, 3)  # format 3 is format 2 with test summaries
+    v2 = data.get("format_version") in (2, 3, 4)  # formats 3 and 4 are format 2 with more set members
     need(isinstance(data.get("prompts"), dict) and all(
         isinstance(k, str) and k.count(".") == 1 and _prompt_shape(p, v2) for k, p in data["prompts"].items()),
         "prompts")
@@ -352,8 +405,13 @@ def _shape(data: Mapping[str, Any]) -> None:
             and isinstance(d.get("locks"), dict) and isinstance(d.get("prompts"), dict)
             and all(isinstance(k, str) and _prompt_shape(p, True) for k, p in d["prompts"].items())
             for d in data["dependencies"]), "dependencies")
-    if data.get("format_version") == 3:
+    if data.get("format_version") in (3, 4):
         need(all(_tests_shape(s.get("tests")) for s in data["prompt_sets"]), "prompt_sets tests")
+    if data.get("format_version") == 4:
+        need(isinstance(data.get("channel"), str) and CHANNEL_PATTERN.fullmatch(data["channel"]) is not None,
+             "channel")
+        need(all(isinstance(s.get("digest"), str) and _DIGEST_PATTERN.fullmatch(s["digest"])
+                 for s in data["prompt_sets"]), "prompt_sets digest")
     need(isinstance(data.get("checksum"), str), "checksum")
     need(isinstance(data.get("signature"), str), "signature")
 
@@ -379,8 +437,12 @@ def _prompt_shape(p: Any, v2: bool) -> bool:
 
 
 def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, project_id: str | None = None,
-           after_sequence: int | None = None) -> Bundle:
-    """Check format, checksum and signature (against the pinned key), project and sequence.
+           after_sequence: int | None = None, channel: str | None = None) -> Bundle:
+    """Check format, checksum and signature (against the pinned key), the sets' digests (format 4),
+    project, channel and sequence.
+
+    ``channel``: the channel the client follows; a format-4 bundle of another is refused
+    (:class:`WrongChannel`). A bundle below format 4 names no channel and passes.
 
     Raises a :class:`BundleError` subclass naming the problem; returns a :class:`Bundle` otherwise.
     """
@@ -409,9 +471,16 @@ def verify(data: Mapping[str, Any], public_key: str | Ed25519PublicKey, *, proje
         key.verify(base64.b64decode(sig, validate=True), payload)
     except (ValueError, InvalidSignature):
         raise BadSignature("the bundle's signature does not verify against the pinned FORGE key") from None
+    if data["format_version"] >= 4:
+        # Signed, so not altered in transit: a digest that disagrees means the FORGE built it wrongly.
+        for entry, digest in zip(data["prompt_sets"], _digests(data["prompt_sets"], data["prompts"])):
+            if entry["digest"] != digest:
+                raise MalformedBundle(f"the digest of prompt set {entry['slug']} does not match its prompts")
     if project_id is not None and data["project"]["id"] != str(project_id):
         raise WrongProject(f"the bundle is for project {data['project'].get('slug', data['project']['id'])}, "
                            f"not this client's project")
+    if channel is not None and data["format_version"] >= 4 and data["channel"] != channel:
+        raise WrongChannel(f"the bundle is for channel {data['channel']}, not this client's channel {channel}")
     if after_sequence is not None and data["sequence"] <= after_sequence:
         raise StaleBundle(f"the bundle's sequence {data['sequence']} is not newer than the held {after_sequence}")
     return Bundle(dict(data))

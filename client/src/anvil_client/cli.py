@@ -37,8 +37,10 @@ def _ask(label: str, current: str | None, secret: bool = False) -> str:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    labels = config.parse_labels(",".join(args.labels), "--label") if args.labels else None
     settings = config.resolve(forge_url=args.forge_url, project=args.project, access_token=args.token,
-                              mode=args.mode, cache_dir=args.cache_dir, public_key=args.public_key)
+                              mode=args.mode, cache_dir=args.cache_dir, public_key=args.public_key,
+                              channel=args.channel, labels=labels)
     settings.forge_url = _ask("FORGE URL", settings.forge_url).rstrip("/")
     settings.project = _ask("Project id", settings.project)
     settings.access_token = _ask("Access token", settings.access_token, secret=True)
@@ -46,14 +48,16 @@ def cmd_connect(args: argparse.Namespace) -> int:
     settings.cache_dir = settings.cache_dir or f"{config.DEFAULT_DIR}/cache"
     client = Client(forge_url=settings.forge_url, project=settings.project, access_token=settings.access_token,
                     mode=settings.mode, cache_dir=settings.cache_dir, public_key=settings.public_key,
-                    background=False)
+                    background=False, channel=settings.channel, labels=settings.labels,
+                    instance_id=settings.instance_id)
     if not settings.public_key:
         settings.public_key = client.fetch_public_key()
         print(f"Pinned the FORGE's public key {settings.public_key[:24]}…")
         client._store.explicit_key = settings.public_key  # pinned for this run's sync
     result = client.sync()
     path = config.write_file(settings)
-    print(f"Connected to {settings.forge_url}, project {settings.project} ({settings.mode}).")
+    channel = f", channel {client.status()['channel']}" if client.status()["channel"] else ""
+    print(f"Connected to {settings.forge_url}, project {settings.project}{channel} ({settings.mode}).")
     print(f"{result.detail}; {len(client.prompt_ids())} prompts held. Configuration written to {path}.")
     return 0
 
@@ -87,6 +91,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if key == "tests":  # each held set version's summary: support@1.2.0 5/5 passed
             value = ", ".join(f"{slug}@{status['versions'].get(slug, '?')} {format_tests(counts)}"
                               for slug, counts in value.items()) or "–"
+        elif key == "labels":
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "–"
         elif isinstance(value, dict):
             value = ", ".join(f"{k}@{v}" for k, v in value.items()) or "–"
         elif isinstance(value, list):
@@ -199,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("connect", parents=[common], help="connect to a FORGE project, pin its key, first sync")
     p.add_argument("--mode", choices=config.MODES)
+    p.add_argument("--channel", metavar="NAME", help="the channel to follow (ANVIL_CHANNEL; default: the token's)")
+    p.add_argument("--label", dest="labels", action="append", default=[], metavar="KEY=VALUE",
+                   help="a label of this instance, for staged rollouts (repeat; ANVIL_LABELS=k=v,k=v)")
     p.set_defaults(func=cmd_connect)
     sub.add_parser("sync", parents=[common], help="pull the current bundle now").set_defaults(func=cmd_sync)
     p = sub.add_parser("mode", parents=[common], help="switch between ACCEPTING and FROZEN")

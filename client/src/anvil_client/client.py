@@ -78,7 +78,8 @@ class Client:
 
     Every argument may also come from the environment (``ANVIL_FORGE_URL``,
     ``ANVIL_PROJECT``, ``ANVIL_ACCESS_TOKEN``, ``ANVIL_MODE``,
-    ``ANVIL_CACHE_DIR``, ``ANVIL_FORGE_PUBLIC_KEY``) or the file
+    ``ANVIL_CACHE_DIR``, ``ANVIL_FORGE_PUBLIC_KEY``, ``ANVIL_CHANNEL``,
+    ``ANVIL_LABELS``, ``ANVIL_INSTANCE_ID``) or the file
     ``anvil-client connect`` writes.
 
     :param fallbacks: by prompt id, what to serve while nothing verified is
@@ -98,6 +99,13 @@ class Client:
         to the FORGE when registering (``ANVIL_RECEIVER_URL``).
     :param heartbeat_interval: seconds between registrations (heartbeats) with
         the FORGE while background work runs.
+    :param channel: the channel to follow (``production``, ``staging``, …):
+        sent with every pull, and a bundle of another channel is refused. None:
+        whichever channel the access token is bound to.
+    :param labels: ``{"region": "eu"}``, sent when registering: a staged
+        rollout can select instances by them.
+    :param instance_id: this instance's id (default: a fresh one per
+        ``Client``); a stable one keeps its rollout cohort across restarts.
     :param transport: the httpx transport every request to the FORGE goes
         through (default: httpx's own, over the network); tests pass an
         ``httpx.MockTransport``.
@@ -108,16 +116,20 @@ class Client:
                  fallbacks: Mapping[str, Any] | None = None, pins: Mapping[str, str] | None = None, *,
                  public_key: str | None = None, poll_interval: float = 30.0, timeout: float = 10.0,
                  background: bool = True, stream: bool = True, receiver_url: str | None = None,
-                 heartbeat_interval: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+                 heartbeat_interval: float = 60.0, transport: httpx.BaseTransport | None = None,
+                 channel: str | None = None, labels: Mapping[str, str] | None = None,
+                 instance_id: str | None = None) -> None:
         settings: Settings = resolve(forge_url=forge_url, project=project, access_token=access_token, mode=mode,
                                      cache_dir=str(cache_dir) if cache_dir is not None else None,
-                                     public_key=public_key)
+                                     public_key=public_key, channel=channel, labels=labels, instance_id=instance_id)
         cache = DiskCache(settings.cache_dir or os.path.join(DEFAULT_DIR, "cache"))
-        self._store = Store(cache, public_key=settings.public_key, pins=pins, fallbacks=fallbacks)
+        self._store = Store(cache, public_key=settings.public_key, pins=pins, fallbacks=fallbacks,
+                            channel=settings.channel)
         self._remote = Remote(self._store, forge_url=settings.forge_url, project=settings.project,
-                              access_token=settings.access_token, timeout=timeout, instance_id=str(uuid.uuid4()),
+                              access_token=settings.access_token, timeout=timeout,
+                              instance_id=settings.instance_id or str(uuid.uuid4()),
                               receiver_url=receiver_url or os.environ.get("ANVIL_RECEIVER_URL") or None,
-                              transport=transport)
+                              transport=transport, labels=settings.labels)
         self._store.fetch_endorsements = self._remote.fetch_endorsements  # to follow a key rotation
         self._background = Background(self._store, self._remote, poll_interval=poll_interval,
                                       heartbeat_interval=heartbeat_interval, stream=stream)
@@ -140,6 +152,8 @@ class Client:
     instance_id: _Setting[str] = _Setting("_remote")
     receiver_url: _Setting[str | None] = _Setting("_remote")
     receiver_secret: _Setting[str] = _Setting("_remote")
+    labels: _Setting[dict[str, str]] = _Setting("_remote")
+    channel: _Setting[str | None] = _Setting("_store")
     poll_interval: _Setting[float] = _Setting("_background")
     heartbeat_interval: _Setting[float] = _Setting("_background")
     stream: _Setting[bool] = _Setting("_background")
@@ -200,6 +214,12 @@ class Client:
             "prompt_count": len(table.entries),
             "on_fallbacks": on_fallbacks,
             "pins": {slug: spec for slug, (spec, _) in store.pins.items()},
+            # The channel followed: the held bundle's (format 4), else what the FORGE said, else the setting.
+            "channel": (table.bundles[0].channel if table.bundles else None) or remote.forge_channel
+            or store.channel,
+            "cohort": remote.cohort,  # "all" | "rollout" | "previous", as the FORGE last said (None: never)
+            "release": remote.release,  # the sequence the FORGE says this instance should hold
+            "labels": dict(remote.labels),
             "instance_id": remote.instance_id,
             "client_version": __version__,
         }
@@ -234,8 +254,9 @@ class Client:
         """Verify a bundle and, if it is newer, make it what ``prompt()`` serves.
 
         ``force`` is for an explicit sync: it applies in FROZEN mode too. Pushes
-        and stream-triggered pulls call this without it. Raises SyncError when
-        the bundle is refused; the client keeps what it had.
+        and stream-triggered pulls call this without it. ``source``: "forge" (a
+        pull) or "push"; only a pull may switch to another channel. Raises
+        SyncError when the bundle is refused; the client keeps what it had.
         """
         return self._store.apply(data, project_id=self.project, source=source, force=force)
 

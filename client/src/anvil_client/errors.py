@@ -65,7 +65,8 @@ class SyncError(AnvilClientError):
 
     ``reason`` is a short word: "network", "http", "auth", "malformed", "unknown_format",
     "checksum", "signature", "key" (signed by a key no valid endorsement chain leads to from the pinned
-    key), "project", "stale", "pinned", "frozen", "cache".
+    key), "project", "channel" (a bundle of another channel than the configured one, a push of another than the
+    held one, or the FORGE's 409: the token is bound to another channel), "stale", "pinned", "frozen", "cache".
 
     "cache" means the cache directory could not be written (read-only, full, …): the message names the
     file and the OS error. Nothing verified is lost: a bundle that was being applied *is* applied and

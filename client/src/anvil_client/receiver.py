@@ -10,7 +10,8 @@ Mount :func:`asgi_app` or :func:`wsgi_app` in the host application at
 405    not a POST
 409    the client is FROZEN: nothing changes until an explicit sync
 413    body too large
-422    stale or unverifiable: checksum, signature, project, older sequence
+422    stale or unverifiable: checksum, signature, project, older sequence,
+       another channel than the held one
 =====  =================================================================
 
 The 200, 400, 409 and 422 answers carry what the client serves now
@@ -78,7 +79,7 @@ class Receiver:
                 return 200, {"applied": False, "error": error, "reason": "cache", **self._held()}
             return 200, {"applied": False, "detail": "already held", **self._held()}
         try:
-            self.client.apply(data)
+            self.client.apply(data, source="push")  # a push never switches channels
         except SyncError as exc:
             if exc.applied:  # served from memory; only the cache could not be written
                 return 200, {"applied": True, "error": exc.message, "reason": exc.reason, **self._held()}

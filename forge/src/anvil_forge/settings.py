@@ -251,6 +251,8 @@ ANVIL_PEER_READ_TIMEOUT = float(os.environ.get("ANVIL_PEER_READ_TIMEOUT", "10"))
 ANVIL_LIVE_STALE_SECONDS = int(os.environ.get("ANVIL_LIVE_STALE_SECONDS", "180"))
 # New LIVE instances a project accepts while this many were heard from in the last day (a leaked token's flood).
 ANVIL_MAX_LIVE_INSTANCES = int(os.environ.get("ANVIL_MAX_LIVE_INSTANCES", "10000"))
+# How long a publish or promote waiting for approval (a channel that requires it) stays open.
+ANVIL_PUBLISH_REQUEST_HOURS = float(os.environ.get("ANVIL_PUBLISH_REQUEST_HOURS", "72"))
 ANVIL_DELIVERY_CLAIM_SECONDS = float(os.environ.get("ANVIL_DELIVERY_CLAIM_SECONDS", "60"))
 ANVIL_DELIVERY_BACKOFF_SECONDS = float(os.environ.get("ANVIL_DELIVERY_BACKOFF_SECONDS", "2"))
 # Event streams: a comment line this often keeps proxies from closing the connection (and re-checks the token).

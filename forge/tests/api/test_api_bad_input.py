@@ -42,7 +42,17 @@ def _bodies(world, archive):
         ("POST", "/prompt_sets/{id}/rollback"): {"to": "1.0.0", "label": "1.1.0", "changelog": "c"},
         ("POST", "/api_keys"): {"name": "k", "scopes": ["read"]},
         ("POST", "/projects/{id}/access_tokens"): {"label": "t"},
-        ("POST", "/prompt_sets/{id}/publish"): {"version": "1.0.0"},
+        ("POST", "/prompt_sets/{id}/publish"): {"version": "1.0.0", "channel": "production",
+                                               "rollout": {"percentage": 10, "labels": {"region": "eu"},
+                                                           "instance_ids": ["pod-1"]}},
+        ("POST", "/projects/{id}/channels"): {"name": "staging", "description": "d"},
+        ("PATCH", "/projects/{id}/channels/{name}"): {"description": "d"},
+        ("PUT", "/projects/{id}/channels/definitions"): {
+            "format": "anvil-channels", "format_version": 1, "project": "support",
+            "channels": [{"name": "canary", "description": "d"}]},
+        ("POST", "/projects/{id}/channels/{name}/promote"): {"source": "staging",
+                                                             "rollout": {"labels": {"region": "eu"}}},
+        ("POST", "/projects/{id}/channels/{name}/rollout"): {"labels": {"region": "eu"}, "instance_ids": ["a"]},
         ("PUT", "/projects/{id}/sources/{slug}"): {
             "slug": "emails", "name": "Emails", "prompts": [
                 {"slug": "welcome", "name": "Welcome", "template": "Hello {{ name }}!",
@@ -53,7 +63,8 @@ def _bodies(world, archive):
         ("POST", "/projects/{id}/live_instances"): {
             "instance_id": "pod-1", "host": "h", "mode": "accepting",
             "receiver_url": "http://127.0.0.1:8080/anvil/receive", "receiver_secret": SECRET,
-            "versions": {"emails": "1.0.0"}, "use_counts": {"emails.welcome": 3}, "client_version": "1.0"},
+            "versions": {"emails": "1.0.0"}, "use_counts": {"emails.welcome": 3}, "client_version": "1.0",
+            "channel": "production", "labels": {"region": "eu"}, "last_error": "e"},
     }
 
 
@@ -70,7 +81,8 @@ def _url(world, template: str) -> str:
     ids = {"organisations": world.org.pk, "projects": world.project.pk, "prompt_sets": world.pset.pk,
            "prompts": world.prompt.pk}
     return (template.replace("{id}", str(ids.get(first, uuid.uuid4())))
-            .replace("{user_id}", str(world.member.pk)).replace("{label}", "1.0.0").replace("{slug}", "emails"))
+            .replace("{user_id}", str(world.member.pk)).replace("{label}", "1.0.0").replace("{slug}", "emails")
+            .replace("{name}", "production"))
 
 
 def _leaves(value, path=()):

@@ -37,7 +37,7 @@ def test_publish(locked, as_role):
     assert result.status_code == 200
     assert result.json() | {"version_id": None} == {
         "project_id": str(locked.project.pk), "prompt_set_id": str(locked.pset.pk), "version": "1.0.0",
-        "version_id": None, "sequence": 1, "changed": True}
+        "version_id": None, "channel": "production", "sequence": 1, "changed": True, "request": None}
     assert admin.post(f"/prompt_sets/{locked.pset.pk}/publish", {"version": "1.0.0"}).json()["changed"] is False
     assert_error(admin.post(f"/prompt_sets/{locked.pset.pk}/publish", {"version": "3.0.0"}), 404,
                  "not_found_error", "version")

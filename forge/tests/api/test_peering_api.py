@@ -79,7 +79,8 @@ def test_project_detail_with_sets_versions_published_version_and_prompts(rich, a
     from anvil_forge.distribution.models import PublishedVersion
 
     chat = rich.project.prompt_sets.get(slug="chat")
-    PublishedVersion.objects.create(project=rich.project, prompt_set=chat, version=chat.versions.get(label="0.2.0"))
+    PublishedVersion.objects.create(project=rich.project, prompt_set=chat, version=chat.versions.get(label="0.2.0"),
+                                    channel=rich.project.channels.get(name="production"))
     body = as_role("member").get(f"/forge/projects/{rich.project.pk}").json()
     assert body["name"] == "Support" and body["organisation"]["slug"] == "acme"
     assert (body["prompt_set_count"], body["prompt_count"], body["version_count"]) == (4, 5, 6)

@@ -166,7 +166,7 @@ def test_fan_out_pushes_each_instance_the_formats_it_registered(locked, receiver
     result = publish(locked.admin, locked.pset, "1.1.0")
     assert fanout.send_publication(result.publication.pk) == 2
     assert (new.sequence, previous.sequence) == (1, 1)  # both take the update
-    assert new._table.bundles[0].format_version == 3
+    assert new._table.bundles[0].format_version == max(bundle_format.FORMAT_VERSIONS)  # 4: with the channel
     assert new.status()["tests"] == {"emails": {"total": 1, "passed": 1, "failed": 0}}
     assert previous._table.bundles[0].format_version == 1 and previous.status()["tests"] == {}
     assert all(no_definitions(c._table.bundles[0].data) for c in (new, previous))
@@ -252,7 +252,7 @@ def test_an_app_on_the_previous_release_keeps_updating_as_tested_versions_are_pu
         assert old_app() == {"formats": [1, 2], "sync": "applied", "sequence": 2, "farewell": "Bye now, Ada."}
         client.sync()
         assert client.status()["tests"] == {"emails": {"total": 2, "passed": 2, "failed": 0}}
-        assert client._table.bundles[0].format_version == 3
+        assert client._table.bundles[0].format_version == 4  # the newest: with its channel and digests
     finally:
         client.stop()
         print(stop(server))

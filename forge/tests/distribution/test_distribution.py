@@ -60,7 +60,8 @@ def test_publish_newest_by_default_and_sequence_rises(locked):
     with pytest.raises(NotFound, match="no version '9.9.9'"):
         publish(locked.admin, locked.pset, "9.9.9")
     event = AuditEvent.objects.filter(action="prompt_set.publish").first()
-    assert event.summary == {"project": "support", "version": "1.0.0", "sequence": 2, "previous": "1.1.0"}
+    assert event.summary == {"project": "support", "channel": "production", "version": "1.0.0", "sequence": 2,
+                             "previous": "1.1.0", "to": "everyone"}
 
 
 def test_published_versions_are_marked_and_protected(locked):

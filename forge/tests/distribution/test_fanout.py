@@ -139,7 +139,7 @@ def test_a_failing_worker_hands_its_claims_back(locked, live_client, monkeypatch
     client = live_client("a")
     result = publish(locked.admin, locked.pset)
 
-    def broken(project, formats=None):
+    def broken(channel, formats=None, release=None):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(fanout, "build_bundle", broken)

@@ -34,7 +34,8 @@ def unreachable_instances(world, count: int):
     now = timezone.now()
     LiveInstance.objects.bulk_create(
         LiveInstance(project=world.project, instance_id=f"i{n}", mode="accepting", last_seen_at=now,
-                     receiver_url=f"http://127.0.0.1:9/{n}", access_token=world.token) for n in range(count))
+                     receiver_url=f"http://127.0.0.1:9/{n}", access_token=world.token,
+                     channel=world.token.channel) for n in range(count))
     return now
 
 
@@ -120,7 +121,8 @@ def test_an_expired_claim_is_taken_over_once_and_live_claims_are_left_alone(lock
 def test_a_worker_whose_claim_was_taken_over_does_not_overwrite_the_outcome(locked):
     now = timezone.now()
     LiveInstance.objects.create(project=locked.project, instance_id="i", mode="accepting", last_seen_at=now,
-                                receiver_url="http://127.0.0.1:9/x", access_token=locked.token)
+                                receiver_url="http://127.0.0.1:9/x", access_token=locked.token,
+                                channel=locked.token.channel)
     publication = publish(locked.admin, locked.pset).publication
     [slow] = fanout._claim(Q(publication=publication))  # a worker's push hangs past its claim …
     Delivery.objects.filter(pk=slow.pk).update(claimed_until=now - timedelta(seconds=1))

@@ -16,7 +16,7 @@ import copy
 from ninja import NinjaAPI
 
 from . import api_keys, errors, organisations, projects, prompt_sets, prompts, sources, versions
-from . import distribution, peering
+from . import channels, distribution, peering
 from .auth import AUTH
 from .parser import JsonParser
 
@@ -72,5 +72,6 @@ api.add_router("", peering.router)  # /forge/… browsing for peers, /projects/{
 for module in (organisations, projects, prompt_sets, prompts, versions, sources, api_keys):
     api.add_router("", module.router)
 api.add_router("", distribution.router)  # access tokens, publish, bundles, LIVE instances, events
+api.add_router("", channels.router)  # channels, promote, rollouts, publish requests
 
 __all__ = ["api"]

@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from anvil_client import bundle as bundle_format
-from anvil_forge.core.errors import NotFound
+from anvil_forge.core.errors import Conflict, NotFound
 from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.distribution import services as dist_services
 from anvil_forge.prompts import queries as prompt_queries
@@ -26,6 +26,7 @@ from . import etag
 from .auth import access_token_of, actor
 from .pagination import Page, PageQuery, paginate
 from .responses import DELETE, LIST, WRITE, errors
+from .channel_schemas import PublishRequestOut, RolloutIn
 from .schemas import Resource, Text
 
 router = Router(tags=["distribution"])
@@ -35,10 +36,16 @@ router = Router(tags=["distribution"])
 
 class AccessTokenOut(Resource):
     project_id: uuid.UUID
+    channel: str
     label: str
     prefix: str
     last_used_at: datetime.datetime | None
     revoked_at: datetime.datetime | None
+
+
+    @staticmethod
+    def resolve_channel(obj):
+        return obj.channel.name
 
 
 class AccessTokenCreated(AccessTokenOut):
@@ -47,10 +54,15 @@ class AccessTokenCreated(AccessTokenOut):
 
 class AccessTokenCreate(Schema):
     label: Text
+    channel: Text | None = Field(None, description="the channel LIVE clients of this token follow (default "
+                                                   "production)")
 
 
 class PublishIn(Schema):
     version: Text | None = None
+    channel: Text | None = Field(None, description="default production")
+    rollout: RolloutIn | None = Field(None, description="release to part of the channel only (the others keep "
+                                                        "its current release)")
 
 
 class PublishOut(Schema):
@@ -58,8 +70,11 @@ class PublishOut(Schema):
     prompt_set_id: uuid.UUID
     version: str
     version_id: uuid.UUID
+    channel: str
     sequence: int
     changed: bool
+    request: PublishRequestOut | None = Field(None, description="the channel requires approval: the publish "
+                                                                "waits for this request (202)")
 
 
 class PublicKeyOut(Schema):
@@ -115,8 +130,10 @@ def list_access_tokens(request, id: uuid.UUID, page: PageQuery):
 def create_access_token(request, id: uuid.UUID, payload: AccessTokenCreate):
     """A new access token for LIVE clients (owners and admins). `token` is shown this once."""
     user = actor(request)
-    token, secret = dist_services.create_access_token(user, prompt_queries.get_project(user, id), payload.label)
-    return Status(201, {**AccessTokenOut.from_orm(token).dict(), "token": secret})
+    token, secret = dist_services.create_access_token(user, prompt_queries.get_project(user, id), payload.label,
+                                                      payload.channel)
+    token.token = secret  # shown this once
+    return Status(201, token)
 
 
 @router.delete("/projects/{id}/access_tokens/{token_id}", response={204: None, **DELETE})
@@ -130,15 +147,20 @@ def revoke_access_token(request, id: uuid.UUID, token_id: uuid.UUID):
 
 # --- publishing -------------------------------------------------------------------------------
 
-@router.post("/prompt_sets/{id}/publish", response={200: PublishOut, **WRITE})
+@router.post("/prompt_sets/{id}/publish", response={200: PublishOut, 202: PublishOut, **WRITE})
 def publish(request, id: uuid.UUID, payload: PublishIn | None = None):
-    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set to the project's
-    LIVE clients; a version whose content no approver approved is refused (409)."""
+    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set to a channel
+    (default production) — to everyone, or with `rollout` to part of it. A version whose content no approver
+    approved is refused (409); on a channel that requires approval the answer is 202 with the pending
+    `request`, released once another owner or admin approves it."""
     user = actor(request)
-    result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id),
-                                   payload.version if payload else None)
-    return {"project_id": result.project.pk, "prompt_set_id": result.prompt_set.pk, "version": result.version.label,
-            "version_id": result.version.pk, "sequence": result.sequence, "changed": result.changed}
+    payload = payload or PublishIn()
+    result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id), payload.version,
+                                   payload.channel, payload.rollout.dict() if payload.rollout else None)
+    out = {"project_id": result.project.pk, "prompt_set_id": result.prompt_set.pk, "version": result.version.label,
+           "version_id": result.version.pk, "channel": result.channel.name, "sequence": result.sequence,
+           "changed": result.changed, "request": result.request}
+    return Status(202, out) if result.request is not None else out
 
 
 # --- for LIVE clients ------------------------------------------------------------------------
@@ -155,11 +177,21 @@ class AccessTokenAuth(HttpBearer):
 
 
 def token_project(request: HttpRequest, project_id: uuid.UUID):
-    """The project of the request's access token, which must be the one in the path (else: not found)."""
+    """The project of the request's access token, which must be the one in the path (else: not found), and
+    the channel the client asks for (``X-Anvil-Channel``), if it asks, must be the token's (else: 409)."""
     token = getattr(request, "auth")  # noqa: B009 - set by ninja once AccessTokenAuth accepted the request
     if token.project_id != project_id:
         raise NotFound("project not found")
+    asked = request.headers.get(CHANNEL_HEADER, "").strip()
+    if asked and asked != token.channel.name:
+        raise Conflict(f"this access token is bound to channel '{token.channel.name}', not {asked[:64]!r}: use a "
+                       f"token of that channel, or drop the client's channel setting",
+                       [{"field": CHANNEL_HEADER, "message": "not the token's channel"}])
     return token.project
+
+
+CHANNEL_HEADER = "X-Anvil-Channel"
+COHORT_HEADER = "X-Anvil-Cohort"
 
 
 def _bundle_response(request: HttpRequest, data: dict) -> HttpResponse:
@@ -192,13 +224,22 @@ def reader_formats(request: HttpRequest) -> tuple[int, ...]:
 
 
 @router.get("/projects/{id}/current_bundle", auth=AccessTokenAuth(),
-            response={200: BundleOut, 304: None, **errors(404)})
+            response={200: BundleOut, 304: None, **errors(404, 409)})
 def current_bundle(request, id: uuid.UUID):
-    """The signed bundle of the project's published prompts (access token), in the formats the client names
-    in `X-Anvil-Bundle-Formats` (`1,2,3`; absent: `1,2`, without format 3's test summaries). `ETag` is the
-    checksum; `If-None-Match` → 304; gzip when accepted."""
-    project = token_project(request, id)
-    return _bundle_response(request, dist_queries.current_bundle(project, reader_formats(request)))
+    """The signed bundle of the token's channel (access token) for the client's cohort: during a staged
+    rollout an instance (`X-Anvil-Instance`, placed with the labels it registered) in the rollout's cohort
+    gets the new release, the others the previous one; `X-Anvil-Channel` and `X-Anvil-Cohort`
+    (`all`/`rollout`/`previous`) say which. In the formats the client names in `X-Anvil-Bundle-Formats`
+    (`1,2,3,4`; absent: `1,2`). `ETag` is the checksum; `If-None-Match` → 304; gzip when accepted. 409: the
+    client asked (`X-Anvil-Channel`) for another channel than its token's."""
+    token_project(request, id)
+    token = request.auth
+    instance_id = request.headers.get("X-Anvil-Instance", "")[:64] or None
+    data, cohort = dist_queries.bundle_for_token(token, instance_id, reader_formats(request))
+    response = _bundle_response(request, data)
+    response[CHANNEL_HEADER], response[COHORT_HEADER] = token.channel.name, cohort
+    response["Vary"] = f"Accept-Encoding, {bundle_format.FORMATS_HEADER}, X-Anvil-Instance"
+    return response
 
 
 @router.get("/forge/public_key", auth=None, response={200: PublicKeyOut})
@@ -219,6 +260,9 @@ def key_chain(request):
 
 class InstanceIn(Schema):
     instance_id: Text
+    channel: Text = Field("", description="the channel the client expects (409 if its token is of another)")
+    labels: dict[str, str] = Field({}, description="what the client declares of itself, for rollout targeting")
+    last_error: str = Field("", description="the client's last sync error, shown on the rollout's progress")
     host: Text = ""
     mode: str
     receiver_url: Text = ""
@@ -232,6 +276,8 @@ class InstanceIn(Schema):
 
 class InstanceOut(Resource):
     instance_id: str
+    channel: str | None
+    labels: dict[str, str]
     host: str
     mode: str
     receiver_url: str
@@ -245,6 +291,12 @@ class InstanceOut(Resource):
     too_old: bool = Field(description="the client cannot read the format of the project's current bundle: it "
                                       "keeps serving what it holds until it is upgraded")
 
+    last_error: str
+
+    @staticmethod
+    def resolve_channel(obj):
+        return obj.channel.name if obj.channel else None
+
     @staticmethod
     def resolve_too_old(obj):
         return dist_queries.instance_too_old(obj)
@@ -254,13 +306,22 @@ class InstanceOut(Resource):
         return dist_queries.instance_is_stale(obj)
 
 
+class RegisteredOut(InstanceOut):
+    cohort: str = Field(description="all (no rollout in progress), rollout (in its cohort) or previous")
+    release: int = Field(description="the sequence this instance should hold now (0: nothing published)")
+
+
 @router.post("/projects/{id}/live_instances", auth=AccessTokenAuth(),
-             response={200: InstanceOut, **errors(400, 404, 409, 413, 422)})
+             response={200: RegisteredOut, **errors(400, 404, 409, 413, 422)})
 def register_instance(request, id: uuid.UUID, payload: InstanceIn):
-    """Register or heartbeat a LIVE client (access token). 409: the instance id belongs to another live token
-    of the project; 422: a field is out of bounds or unusable (named)."""
+    """Register or heartbeat a LIVE client (access token). The answer says its channel, its cohort and the
+    release it should hold. 409: the instance id belongs to another live token of the project, or the
+    client expects another channel than its token's; 422: a field is out of bounds or unusable (named)."""
     token_project(request, id)
-    return dist_services.register_instance(request.auth, payload.dict())
+    instance = dist_services.register_instance(request.auth, payload.dict())
+    release, cohort = dist_queries.instance_release(instance)
+    instance.release, instance.cohort = release, cohort
+    return instance
 
 
 @router.get("/projects/{id}/live_instances", response={200: Page[InstanceOut], **LIST})
@@ -297,15 +358,21 @@ class DeliveryOut(Resource):
 
 class PublicationOut(Schema):
     id: uuid.UUID
+    channel: str
     sequence: int
-    prompt_set_id: uuid.UUID
-    version: str
+    kind: str
+    prompt_set_id: uuid.UUID | None = Field(description="what a publish changed (none for promote, roll back)")
+    version: str | None
     created_at: datetime.datetime
     deliveries: list[DeliveryOut]
 
     @staticmethod
+    def resolve_channel(obj):
+        return obj.channel.name
+
+    @staticmethod
     def resolve_version(obj):
-        return obj.version.label
+        return obj.version.label if obj.version else None
 
     @staticmethod
     def resolve_deliveries(obj):
@@ -349,12 +416,13 @@ async def _query_then_release(query, *args):
 
 @router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404)})
 async def events(request, id: uuid.UUID):
-    """Server-Sent Events (access token): `hello` with the current sequence on connect, then `publish`
-    `{"sequence": n}` on every publish; a comment line every 15 s keeps the connection alive. The stream
-    ends at the first heartbeat after its access token is revoked."""
+    """Server-Sent Events (access token): `hello` with the token's channel's sequence on connect, then
+    `publish` `{"sequence": n, "channel": name}` on every release of that channel (and when a rollout of it
+    grows: pull, and the FORGE serves the cohort's bundle); a comment line every 15 s keeps the connection
+    alive. The stream ends at the first heartbeat after its access token is revoked."""
     project = token_project(request, id)
-    token_id, heartbeat = request.auth.pk, heartbeat_seconds()
-    current = await _query_then_release(dist_queries.current_sequence, project)
+    token_id, heartbeat, channel = request.auth.pk, heartbeat_seconds(), request.auth.channel
+    current = await _query_then_release(dist_queries.current_sequence, channel)
 
     async def stream():
         with dist_queries.publish_events(project) as queue:
@@ -367,7 +435,10 @@ async def events(request, id: uuid.UUID):
                         return  # revoked: the client's reconnection is refused (401)
                     yield ": heartbeat\n\n"
                     continue
-                yield f"event: publish\ndata: {json.dumps({'sequence': message['sequence']})}\n\n"
+                if message.get("channel", "production") != channel.name:
+                    continue  # another channel's release
+                data = {"sequence": message["sequence"], "channel": channel.name}
+                yield f"event: publish\ndata: {json.dumps(data)}\n\n"
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -8,13 +8,21 @@ from anvil_client import bundle as format
 from anvil_client import model_config
 from anvil_forge.prompts import queries as prompt_queries
 
-from . import keys
-from .models import Publication, PublishedVersion
+from . import channels, keys
+from .models import Channel, Publication
 
 
-def current_sequence(project) -> int:
-    latest = Publication.objects.filter(project=project).order_by("-sequence").values("sequence").first()
+def current_sequence(project_or_channel) -> int:
+    """The sequence of a channel's newest release (a project: of its production channel; 0: none yet)."""
+    channel = _channel(project_or_channel)
+    latest = Publication.objects.filter(channel=channel).order_by("-sequence").values("sequence").first()
     return latest["sequence"] if latest else 0
+
+
+def _channel(project_or_channel):
+    if isinstance(project_or_channel, Channel):
+        return project_or_channel
+    return channels.named(project_or_channel, channels.PRODUCTION)
 
 
 PREVIOUS_RELEASE_FORMATS = (1, 2)
@@ -27,33 +35,48 @@ def format_ceiling(formats) -> int:
     return max((f for f in formats or () if f in format.FORMAT_VERSIONS), default=1)
 
 
-def build_bundle(project, formats=format.FORMAT_VERSIONS) -> dict:
-    """The signed bundle of the project's current published state (sequence 0: nothing published yet), for
-    a reader of the bundle ``formats`` given: below format 3 without the sets' test summaries (informative:
-    leaving them out keeps such a reader updating). The content itself is never left out, so content that
-    needs format 2 is format 2 for every reader (one of format 1 only is then too old)."""
-    return _build(project.pk, current_sequence(project), keys.public_key(), format_ceiling(formats))
+def build_bundle(project_or_channel, formats=format.FORMAT_VERSIONS, release=None) -> dict:
+    """The signed bundle of a channel's release (default: its newest; a project: its production channel;
+    sequence 0: nothing published yet), for a reader of the bundle ``formats`` given: below format 3 without
+    the sets' test summaries, below 4 without the channel and the sets' digests (informative: leaving them
+    out keeps such a reader updating). The content itself is never left out, so content that needs format 2
+    is format 2 for every reader (one of format 1 only is then too old)."""
+    channel = _channel(project_or_channel)
+    if release is None:
+        release = channels.head(channel)
+    return _build(channel.project_id, channel.name, release.pk if release else None, keys.public_key(),
+                  format_ceiling(formats))
 
 
-def served_format(project, formats) -> int:
+def bundle_for(channel, instance_id: str | None, labels: dict | None, formats) -> tuple[dict, str]:
+    """What one instance of ``channel`` is served — its cohort's release — and its cohort (channels.Cohort)."""
+    release, cohort = channels.release_for(channel, instance_id, labels)
+    if release is None:
+        return _build(channel.project_id, channel.name, None, keys.public_key(), format_ceiling(formats)), cohort
+    return build_bundle(channel, formats, release), cohort
+
+
+def served_format(channel, formats) -> int:
     """The format of the bundle a reader of ``formats`` is served: it is too old if that is not one of them."""
-    return build_bundle(project, formats)["format_version"]
+    return build_bundle(channel, formats)["format_version"]
 
 
 # A version's test_results reduced to the counts a bundle carries (None: it has no tests).
 test_summary = prompt_queries.test_summary
 
 
-@lru_cache(maxsize=64)
-def _build(project_id, sequence: int, forge_key: str, ceiling: int) -> dict:
-    # A (project, sequence) pair never changes once published, so its bundle (per format ceiling) can be cached.
+@lru_cache(maxsize=256)
+def _build(project_id, channel_name: str, release_id, forge_key: str, ceiling: int) -> dict:
+    # A release never changes once made, so its bundle (per key and format ceiling) can be cached.
     project = prompt_queries.all_projects().values("slug", "name", "created_at").get(pk=project_id)
-    latest = Publication.objects.filter(project_id=project_id, sequence=sequence).values("created_at").first()
-    created_at = (latest["created_at"].isoformat().replace("+00:00", "Z") if latest
-                  else project["created_at"].isoformat())
-    published = (PublishedVersion.objects.filter(project_id=project_id)
-                 .values_list("prompt_set__slug", "version__label", "version_id", "version__snapshot",
-                              "version__test_results"))
+    release = Publication.objects.filter(pk=release_id).values("sequence", "created_at", "content").first()
+    if release is not None:
+        sequence, created_at = release["sequence"], release["created_at"].isoformat().replace("+00:00", "Z")
+        content = release["content"]
+    else:
+        sequence, created_at, content = 0, project["created_at"].isoformat(), {}
+    published = (prompt_queries.versions_by_id(content.values())
+                 .values_list("prompt_set__slug", "label", "pk", "snapshot", "test_results"))
     prompt_sets, prompts, snapshots = [], {}, []
     for slug, label, version_id, snapshot, test_results in published:
         snapshots.append(snapshot)
@@ -76,7 +99,7 @@ def _build(project_id, sequence: int, forge_key: str, ceiling: int) -> dict:
     body = format.make_body(
         project={"id": str(project_id), "slug": project["slug"], "name": project["name"]},
         sequence=sequence, created_at=created_at, prompt_sets=prompt_sets, prompts=prompts, forge_key=forge_key,
-        parameters_normalised=True, dependencies=dependencies, max_format=ceiling,
+        parameters_normalised=True, dependencies=dependencies, max_format=ceiling, channel=channel_name,
     )
     return format.seal(body, keys.private_key())
 

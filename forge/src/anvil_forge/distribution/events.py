@@ -32,7 +32,8 @@ class Broker:
 
     @contextmanager
     def subscribe(self, project_id: str):
-        """A queue that receives ``{"sequence": n, ...}`` for every publish of the project."""
+        """A queue that receives ``{"sequence": n, "channel": name}`` for every release of the project (of
+        any channel: the subscriber keeps its own)."""
         self._ensure_listener()
         entry: tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict]] = (asyncio.get_running_loop(),
                                                                         asyncio.Queue(maxsize=100))
@@ -56,8 +57,10 @@ class Broker:
         for loop, queue in targets:
             loop.call_soon_threadsafe(_offer, queue, message)
 
-    def announce(self, project_id, sequence: int) -> None:
-        message = {"project": str(project_id), "sequence": sequence}
+    def announce(self, project_id, sequence: int, channel: str = "production") -> None:
+        """Tell the project's streams that ``channel``'s head is ``sequence`` (a release, or a rollout that
+        grew: its instances pull, and each is served its cohort's bundle)."""
+        message = {"project": str(project_id), "sequence": sequence, "channel": channel}
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(message)])

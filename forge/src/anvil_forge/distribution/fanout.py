@@ -28,7 +28,7 @@ from anvil_forge.core.errors import ValidationError
 from anvil_client import retry
 from anvil_client.bundle import canonical
 
-from . import destinations
+from . import channels, destinations
 from .bundles import build_bundle, format_ceiling
 from .models import Delivery, DeliveryState, LiveInstance, Mode, Publication
 from .registration import check_url, clean_held, gone_since  # (gone for a day: not pushed to)
@@ -57,16 +57,20 @@ def batch_size() -> int:
 
 
 def plan(publication: Publication) -> list[Delivery]:
-    """Queue the deliveries of a publication, in the publication's transaction: the publish and its
-    deliveries commit together or not at all. They are due at once."""
+    """Queue the deliveries of a release, in its transaction: the release and its deliveries commit together
+    or not at all. They are due at once. One per instance of its channel in its cohort that has none yet,
+    so after a rollout grows, planning it again queues just the instances it now reaches."""
     # Instances heard from in the last day, with a receiver, registered with a token that is still valid
     # (revoking a token stops its pushes).
-    targets = LiveInstance.objects.filter(
-        project_id=publication.project_id, last_seen_at__gte=gone_since(),
+    targets = (LiveInstance.objects.filter(
+        channel_id=publication.channel_id, last_seen_at__gte=gone_since(),
         access_token__isnull=False, access_token__revoked_at__isnull=True).exclude(receiver_url="")
+        .exclude(deliveries__publication=publication))
     now = timezone.now()
     deliveries = []
     for instance in targets:
+        if not channels.in_cohort(publication, instance.instance_id, instance.labels):
+            continue
         frozen = instance.mode == Mode.FROZEN
         deliveries.append(Delivery(
             publication=publication, instance=instance,
@@ -106,7 +110,7 @@ def _claim(condition: Q = Q(), limit: int | None = None) -> list[Delivery]:
             state=DeliveryState.SENDING, claimed_until=now + claim_duration(), attempts=F("attempts") + 1,
             claim=token, updated_at=now)
     return list(Delivery.objects.filter(claim=token, state=DeliveryState.SENDING)
-                .select_related("instance", "publication__project"))
+                .select_related("instance__channel", "publication__project", "publication__channel"))
 
 
 def _finish(delivery: Delivery, state: str, error: str = "", retry: bool = False) -> None:
@@ -153,15 +157,20 @@ def _push_all(batch: list[Delivery]) -> list[str]:
     claim to expire and nothing is retried forever.
     """
     try:
-        # Per project and reader, its current state: at least as new as each publication of the batch, in
-        # the formats the instance registered (a client of the previous release gets no test summaries).
-        payloads, keyed = {}, {}
+        # Per instance, its channel's current release for its cohort: at least as new as each publication of
+        # the batch (a roll back since is pushed instead), in the formats the instance registered (a client
+        # of the previous release gets no test summaries).
+        payloads, keyed, heads = {}, {}, {}
         for delivery in batch:
-            project = delivery.publication.project
-            formats = delivery.instance.bundle_formats or [1]  # (a client of the first release does not say)
-            key = keyed[delivery.pk] = (project.pk, format_ceiling(formats))
+            instance = delivery.instance
+            channel = instance.channel or delivery.publication.channel
+            if channel.pk not in heads:
+                heads[channel.pk] = channels.head(channel)
+            release = channels.served_release(heads[channel.pk], instance.instance_id, instance.labels)
+            formats = instance.bundle_formats or [1]  # (a client of the first release does not say)
+            key = keyed[delivery.pk] = (release.pk if release else channel.pk, format_ceiling(formats))
             if key not in payloads:
-                payloads[key] = canonical(build_bundle(project, formats))
+                payloads[key] = canonical(build_bundle(channel, formats, release))
         workers = min(PARALLEL, len(batch))
         # No connection is kept for another push: one made with one receiver's TLS name (SNI) must not carry
         # another's request to the same address. No proxy from the environment: it would resolve the

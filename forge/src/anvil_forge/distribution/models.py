@@ -5,10 +5,31 @@ from anvil_forge.core.ids import uuid7
 from anvil_forge.core.models import Timestamped
 
 
+class Channel(Timestamped):
+    """A named stream of releases of a project (``production`` always exists): its own sequence, its own
+    signed bundle. Access tokens are bound to one, so a LIVE client follows one (docs/distribution.md)."""
+
+    project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=200, blank=True)
+    # A publish or promote to it waits for a second owner or admin to approve it (a PublishRequest).
+    requires_approval = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="channel_name_unique")]
+
+    def __str__(self):
+        return self.name
+
+
 class AccessToken(Timestamped):
-    """A project-level secret LIVE clients use to pull, stream and register. Only its hash is stored."""
+    """A project-level secret LIVE clients use to pull, stream and register, bound to one channel. Only its
+    hash is stored."""
 
     project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="access_tokens")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="access_tokens")
     label = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=16)  # the first characters, to recognise a token in lists
@@ -24,32 +45,100 @@ class AccessToken(Timestamped):
 
 
 class PublishedVersion(Timestamped):
-    """Which version of a prompt set the project currently distributes (one row per published set)."""
+    """Which version of a prompt set a channel's newest release holds (one row per channel and published set)."""
 
     project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="published_versions")
-    prompt_set = models.OneToOneField("prompts.PromptSet", on_delete=models.PROTECT, related_name="published")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="published_versions")
+    prompt_set = models.ForeignKey("prompts.PromptSet", on_delete=models.PROTECT, related_name="published")
     version = models.ForeignKey("prompts.Version", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["prompt_set__slug"]
+        constraints = [models.UniqueConstraint(fields=["channel", "prompt_set"], name="published_version_unique")]
+
+
+class ReleaseKind(models.TextChoices):
+    PUBLISH = "publish"    # one set's approved version
+    PROMOTE = "promote"    # every set version another channel held
+    ROLLBACK = "rollback"  # the content of an earlier release, again
 
 
 class Publication(models.Model):
-    """One publish: the project's sequence rises by one each time. The newest row is the current state."""
+    """One release of a channel: the channel's sequence rises by one each time; the newest row is its current
+    state. ``content`` is the whole release (prompt set id → version id), so any release can be rebuilt.
+
+    A release may go to part of the channel first (a staged rollout): to the instances named in
+    ``instance_ids``, and to those matching every one of ``labels`` whose stable hash falls within
+    ``percentage``; the others keep ``previous`` (docs/distribution.md#staged-rollouts)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="publications")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="publications")
     sequence = models.PositiveIntegerField()
-    prompt_set = models.ForeignKey("prompts.PromptSet", on_delete=models.PROTECT, related_name="+")
-    version = models.ForeignKey("prompts.Version", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.PUBLISH)
+    # What a publish changed (none for a promote or a roll back, which may change several sets).
+    prompt_set = models.ForeignKey("prompts.PromptSet", null=True, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey("prompts.Version", null=True, on_delete=models.PROTECT, related_name="+")
+    content = models.JSONField(default=dict)
+    source_channel = models.CharField(max_length=64, blank=True)  # a promote's source
+    restores_sequence = models.PositiveIntegerField(null=True, blank=True)  # a roll back's
+    percentage = models.PositiveSmallIntegerField(default=100)
+    labels = models.JSONField(default=dict, blank=True)
+    instance_ids = models.JSONField(default=list, blank=True)
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["project", "-sequence"]
+        ordering = ["channel", "-sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "sequence"], name="publication_sequence_unique"),
+            models.UniqueConstraint(fields=["channel", "sequence"], name="publication_channel_sequence_unique"),
             models.CheckConstraint(condition=models.Q(sequence__gte=1), name="publication_sequence_positive"),
+            models.CheckConstraint(condition=models.Q(percentage__lte=100), name="publication_percentage_valid"),
+            models.CheckConstraint(condition=models.Q(kind__in=ReleaseKind.values), name="publication_kind_valid"),
+        ]
+
+    @property
+    def everyone(self) -> bool:
+        """Whether every instance of the channel is in its cohort (no rollout, or one expanded to all)."""
+        return self.previous_id is None or (self.percentage == 100 and not self.labels)
+
+
+class RequestState(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PublishRequest(Timestamped):
+    """A publish or promote to a channel that requires approval, waiting for an owner or admin other than
+    the requester. ``content`` is fixed when it is asked (a promote's source may move on meanwhile)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="publish_requests")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="publish_requests")
+    kind = models.CharField(max_length=10, choices=ReleaseKind.choices)
+    prompt_set = models.ForeignKey("prompts.PromptSet", null=True, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("prompts.Version", null=True, on_delete=models.CASCADE, related_name="+")
+    source_channel = models.CharField(max_length=64, blank=True)
+    content = models.JSONField(default=dict, blank=True)  # a promote's: what the source held when asked
+    rollout = models.JSONField(default=dict, blank=True)  # {percentage, labels, instance_ids}
+    state = models.CharField(max_length=10, choices=RequestState.choices, default=RequestState.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    publication = models.ForeignKey(Publication, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=RequestState.values), name="publish_request_state_valid"),
+            models.CheckConstraint(condition=models.Q(kind__in=ReleaseKind.values), name="publish_request_kind_valid"),
         ]
 
 
@@ -62,7 +151,11 @@ class LiveInstance(Timestamped):
     """A running LIVE client, as it last reported itself (register / heartbeat with an access token)."""
 
     project = models.ForeignKey("prompts.Project", on_delete=models.CASCADE, related_name="live_instances")
+    # The channel of the token it registered with (it follows that channel's releases).
+    channel = models.ForeignKey(Channel, null=True, on_delete=models.SET_NULL, related_name="live_instances")
     instance_id = models.CharField(max_length=64)
+    labels = models.JSONField(default=dict, blank=True)  # what the client declares, for rollout targeting
+    last_error = models.CharField(max_length=500, blank=True)  # the client's last sync error, as it reported it
     host = models.CharField(max_length=255, blank=True)
     mode = models.CharField(max_length=10, choices=Mode.choices)
     receiver_url = models.URLField(max_length=500, blank=True)

@@ -10,10 +10,11 @@ from anvil_forge.orgs import policy
 from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 
-from . import bundles, keys
+from . import bundles, channels, keys
+from .channels import Cohort, describe_request, describe_targets  # noqa: F401 (re-exported for adapters)
 from .events import broker
-from .models import AccessToken, Delivery, LiveInstance, Publication, PublishedVersion
-from .models import DeliveryState, Mode  # noqa: F401 (re-exported: the choices adapters may name)
+from .models import AccessToken, Channel, Delivery, LiveInstance, Publication, PublishedVersion, PublishRequest
+from .models import DeliveryState, Mode, RequestState  # noqa: F401 (re-exported: the choices adapters may name)
 from .registration import gone_since, is_stale
 
 
@@ -40,14 +41,24 @@ def access_token_valid(token_id) -> bool:
 
 # --- published state, the bundle, the signing key -------------------------------------------------------
 
-def published_versions(user, project):
+def published_versions(user, project, channel: str | None = None):
+    """What a channel's newest release holds (default production), a row per prompt set."""
     policy.require(user, Action.VIEW, project.organisation, "project")
-    return PublishedVersion.objects.filter(project=project).select_related("prompt_set", "version")
+    return (PublishedVersion.objects.filter(project=project, channel__name=channel or channels.PRODUCTION)
+            .select_related("prompt_set", "version"))
 
 
-def published_version_of(prompt_set):
-    row = PublishedVersion.objects.filter(prompt_set=prompt_set).select_related("version").first()
+def published_version_of(prompt_set, channel: str | None = None):
+    row = (PublishedVersion.objects.filter(prompt_set=prompt_set, channel__name=channel or channels.PRODUCTION)
+           .select_related("version").first())
     return row.version if row else None
+
+
+def published_everywhere(prompt_set) -> list[tuple[str, object]]:
+    """``[(channel name, version)]``: which version of the set each channel's newest release holds."""
+    rows = (PublishedVersion.objects.filter(prompt_set=prompt_set).select_related("version", "channel")
+            .order_by("channel__name"))
+    return [(row.channel.name, row.version) for row in rows]
 
 
 def publish_refusal(user, prompt_set) -> str:
@@ -64,22 +75,145 @@ def publish_refusal(user, prompt_set) -> str:
 
 
 def published_labels(project) -> dict:
-    """``{prompt set id: label of its published version}`` for the project's published sets."""
-    return dict(PublishedVersion.objects.filter(project=project).values_list("prompt_set_id", "version__label"))
+    """``{prompt set id: label of its published version}`` for the sets the project's production channel
+    publishes."""
+    return dict(PublishedVersion.objects.filter(project=project, channel__name=channels.PRODUCTION)
+                .values_list("prompt_set_id", "version__label"))
 
 
-def current_sequence(project) -> int:
-    """The project's sequence: that of its latest publish (0: nothing published yet)."""
-    return bundles.current_sequence(project)
+def current_sequence(project_or_channel) -> int:
+    """A channel's sequence (a project: its production channel's): that of its newest release (0: none)."""
+    return bundles.current_sequence(project_or_channel)
 
 
 PREVIOUS_RELEASE_FORMATS = bundles.PREVIOUS_RELEASE_FORMATS  # what a pull that names no formats reads
 
 
-def current_bundle(project, formats=bundle_format.FORMAT_VERSIONS) -> dict:
-    """The signed bundle of the project's current published state (docs/bundle-format.md), for a reader of
-    the bundle ``formats`` given (below 3: without the sets' test summaries)."""
-    return bundles.build_bundle(project, formats)
+def current_bundle(project_or_channel, formats=bundle_format.FORMAT_VERSIONS) -> dict:
+    """The signed bundle of a channel's newest release (a project: its production channel's;
+    docs/bundle-format.md), for a reader of the bundle ``formats`` given (below 3: without the sets' test
+    summaries; below 4: without the channel and the sets' digests)."""
+    return bundles.build_bundle(project_or_channel, formats)
+
+
+def bundle_for_token(token, instance_id: str | None, formats) -> tuple[dict, str]:
+    """What a LIVE client pulling with ``token`` is served: its channel's release for its cohort (placed by
+    the instance id it sends and the labels it registered with that token), and the cohort."""
+    labels = None
+    if instance_id:
+        labels = (LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
+                                              access_token=token).values_list("labels", flat=True).first())
+    return bundles.bundle_for(token.channel, instance_id, labels, formats)
+
+
+def instance_release(instance) -> tuple[int, str]:
+    """The sequence a registered instance should hold now and its cohort (told in its registration answer)."""
+    channel = instance.channel
+    if channel is None:
+        return 0, Cohort.ALL
+    release, cohort = channels.release_for(channel, instance.instance_id, instance.labels)
+    return (release.sequence if release else 0), cohort
+
+
+# --- channels ------------------------------------------------------------------------------------------
+
+def channel_list(user, project) -> list[Channel]:
+    """The project's channels by name (production first), each with ``head`` (its newest release or None)."""
+    policy.require(user, Action.VIEW, project.organisation, "project")
+    channels.ensure_production(project)
+    found = list(Channel.objects.filter(project=project).select_related("project__organisation"))
+    found.sort(key=lambda c: (c.name != channels.PRODUCTION, c.name))
+    for channel in found:
+        channel.head = channels.head(channel)
+    return found
+
+
+def channel(user, project, name: str) -> Channel:
+    policy.require(user, Action.VIEW, project.organisation, "project")
+    return channels.named(project, name)
+
+
+def channel_definitions(user, project) -> dict:
+    """The project's channels as a definitions document (``anvil channels export``; services.import_channels)."""
+    policy.require(user, Action.VIEW, project.organisation, "project")
+    return channels.definitions(project)
+
+
+def release_sets(release) -> list[dict]:
+    """A release's sets, ``[{slug, name, version, version_id, digest}]`` by slug; ``digest``: the set's digest
+    in the release's format-4 bundle (docs/bundle-format.md), equal in every channel holding that version."""
+    if release is None:
+        return []
+    bundle = bundles.build_bundle(release.channel, bundle_format.FORMAT_VERSIONS, release)
+    names = dict(prompt_queries.versions_by_id(release.content.values())
+                 .values_list("prompt_set__slug", "prompt_set__name"))
+    return [{"slug": s["slug"], "name": names.get(s["slug"], s["slug"]), "version": s["version"],
+             "version_id": s["version_id"], "digest": s.get("digest", "")} for s in bundle["prompt_sets"]]
+
+
+def releases(user, project, name: str, limit: int = 20) -> list[Publication]:
+    """A channel's releases, newest first."""
+    found = channel(user, project, name)
+    return list(Publication.objects.filter(channel=found).select_related("published_by", "approved_by",
+                                                                          "prompt_set", "version")
+                .order_by("-sequence")[:limit])
+
+
+def rollout_progress(user, project, name: str, limit: int = 500) -> dict:
+    """Where a channel's newest release stands: who it targets, and each instance heard from in the last day
+    with its cohort, what it holds and its last error (a failed push, or what the client reported)."""
+    found = channel(user, project, name)
+    current = channels.head(found)
+    instances = list(LiveInstance.objects.filter(channel=found, last_seen_at__gte=gone_since())
+                     .order_by("host", "instance_id")[:limit])
+    failed = {}
+    if current is not None:
+        failed = dict(Delivery.objects.filter(publication=current, state=DeliveryState.FAILED)
+                      .values_list("instance_id", "last_error"))
+    rows, counts = [], {"instances": 0, "in_cohort": 0, "on_release": 0, "on_previous": 0, "elsewhere": 0,
+                        "errors": 0}
+    previous = current.previous if channels.partial(current) else None
+    for instance in instances:
+        cohort = Cohort.ALL
+        if previous is not None:
+            inside = channels.in_cohort(current, instance.instance_id, instance.labels)
+            cohort = Cohort.ROLLOUT if inside else Cohort.PREVIOUS
+        error = failed.get(instance.pk) or instance.last_error
+        counts["instances"] += 1
+        counts["in_cohort"] += cohort != Cohort.PREVIOUS
+        if current is not None and instance.sequence == current.sequence:
+            counts["on_release"] += 1
+        elif previous is not None and instance.sequence == previous.sequence:
+            counts["on_previous"] += 1
+        else:
+            counts["elsewhere"] += 1
+        counts["errors"] += bool(error)
+        rows.append({"instance": instance, "cohort": cohort, "holds": instance.sequence,
+                     "should_hold": (previous if cohort == Cohort.PREVIOUS else current).sequence
+                     if current else None, "error": error, "stale": is_stale(instance)})
+    return {"channel": found, "release": current, "previous": previous, "partial": channels.partial(current),
+            "targets": describe_targets(current) if current else "", "counts": counts, "instances": rows}
+
+
+def publish_requests(user, project, state: str | None = None):
+    """The project's publish requests, newest first (``state``: only those in it; pending ones past their
+    time show as expired once the worker or a decision marks them)."""
+    policy.require(user, Action.VIEW, project.organisation, "project")
+    found = (PublishRequest.objects.filter(project=project)
+             .select_related("channel", "prompt_set", "version", "requested_by", "decided_by", "publication"))
+    return found.filter(state=state) if state else found
+
+
+def publish_request(user, pk) -> PublishRequest:
+    found = (PublishRequest.objects.filter(pk=pk)
+             .select_related("project__organisation", "channel", "prompt_set", "version", "requested_by").first())
+    if found is None or not policy.can(user, Action.VIEW, found.project.organisation):
+        raise NotFound("publish request not found")
+    return found
+
+
+def pending_request_count(user, project) -> int:
+    return publish_requests(user, project, RequestState.PENDING).count()
 
 
 def release_tests(user, project) -> list[dict]:
@@ -108,8 +242,9 @@ def key_chain() -> dict:
 
 
 def publish_events(project) -> AbstractContextManager:
-    """``with publish_events(project) as queue:`` an asyncio queue that receives ``{"sequence": n}`` for every
-    publish of the project, from any FORGE process (docs/distribution.md, streaming); for event streams."""
+    """``with publish_events(project) as queue:`` an asyncio queue that receives ``{"sequence": n, "channel":
+    name}`` for every release of the project (any channel's; a rollout that grew announces its sequence
+    again), from any FORGE process (docs/distribution.md, streaming); for event streams."""
     return broker.subscribe(project.pk)
 
 
@@ -158,7 +293,8 @@ def instance_too_old(instance: LiveInstance) -> bool:
 def _served(instance: LiveInstance, project=None) -> tuple[int, bool]:
     """The format the instance is served (pushes honour its registered formats), and whether it cannot read it."""
     formats = instance.bundle_formats or [1]  # (a client of the first release does not say: format 1)
-    served = bundles.served_format(project or instance.project, formats)
+    channel = instance.channel or channels.named(project or instance.project, channels.PRODUCTION)
+    served = bundles.served_format(channel, formats)
     return served, served not in formats
 
 
@@ -177,3 +313,4 @@ def instance_registered(token, instance_id: str) -> bool:
     only for those, so a caller cannot make up fresh counts)."""
     return LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
                                        access_token=token).exists()
+

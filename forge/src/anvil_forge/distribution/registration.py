@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from anvil_forge.core.errors import ValidationError
 
+from . import channels
 from .models import LiveInstance, Mode
 
 
@@ -116,7 +117,8 @@ def clean(data: dict) -> dict:
         "host": text(data, "host", 255), "mode": mode, "receiver_url": receiver_url,
         "receiver_secret": _receiver_secret(data, receiver_url), **clean_held(data),
         "client_version": text(data, "client_version", 32), "use_counts": _use_counts(data),
-        "bundle_formats": _bundle_formats(data),
+        "bundle_formats": _bundle_formats(data), "labels": channels.clean_labels(data.get("labels")),
+        "last_error": text(data, "last_error", 2000)[:500],
     }
 
 

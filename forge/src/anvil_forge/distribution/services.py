@@ -19,27 +19,28 @@ from anvil_forge.prompts import queries as prompt_queries
 from anvil_forge.prompts import services as prompt_services
 from anvil_forge.prompts.queries import Project, PromptSet, Status, Version
 
-from . import destinations, fanout, keys, registration
-from .bundles import current_sequence
-from .events import broker
-from .models import AccessToken, Delivery, DeliveryState, LiveInstance, Publication, PublishedVersion
+from . import channels, destinations, fanout, keys, publish_requests, registration, releases
+from .models import AccessToken, Channel, Delivery, DeliveryState, LiveInstance, Publication, PublishRequest
+from .models import ReleaseKind, RequestState
 
 TOKEN_PREFIX = "ant_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @transaction.atomic
-def create_access_token(actor, project: Project, label: str) -> tuple[AccessToken, str]:
-    """A new token; the secret is returned once and only its hash is kept."""
+def create_access_token(actor, project: Project, label: str, channel: str | None = None) -> tuple[AccessToken, str]:
+    """A new token, bound to ``channel`` (default production); the secret is returned once and only its hash
+    is kept."""
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "project")
     label = (label or "").strip()
     if not label or len(label) > 100:
         raise ValidationError.field("label", "label must be 1-100 characters")
+    bound = channels.named(project, channel)
     secret = new_secret(TOKEN_PREFIX)
-    token = AccessToken.objects.create(project=project, label=label, token_hash=hash_secret(secret),
+    token = AccessToken.objects.create(project=project, channel=bound, label=label, token_hash=hash_secret(secret),
                                        prefix=secret[:10], created_by=actor)
-    record(actor, project.organisation, "access_token.create", token, {"project": project.slug, "label": label},
-           target_type="access_token")
+    record(actor, project.organisation, "access_token.create", token,
+           {"project": project.slug, "label": label, "channel": bound.name}, target_type="access_token")
     return token, secret
 
 
@@ -61,7 +62,7 @@ def authenticate_access_token(secret: str) -> AccessToken | None:
     if not secret or not secret.startswith(TOKEN_PREFIX):
         return None
     token = (AccessToken.objects.filter(token_hash=hash_secret(secret), revoked_at__isnull=True)
-             .select_related("project__organisation").first())
+             .select_related("project__organisation", "channel").first())
     if token is not None:
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
@@ -73,20 +74,26 @@ def authenticate_access_token(secret: str) -> AccessToken | None:
 @dataclass
 class PublishResult:
     project: Project
-    prompt_set: PromptSet
-    version: Version
+    prompt_set: PromptSet | None
+    version: Version | None
     sequence: int
-    changed: bool  # False when that version was already the published one
+    changed: bool  # False when the channel already held that content
     publication: Publication | None = None
     deliveries: list = field(default_factory=list)  # one per LIVE instance with a receiver
+    channel: Channel | None = None
+    request: PublishRequest | None = None  # the channel requires approval: released once it is approved
 
 
 @transaction.atomic
-def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishResult:
-    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set; the project's
-    sequence rises by one. A version whose content no approver approved is refused (Conflict)."""
+def publish(actor, prompt_set: PromptSet, label: str | None = None, channel: str | None = None,
+            rollout: dict | None = None) -> PublishResult:
+    """Publish an approved version (default: the newest approved one) of a LOCKED prompt set to ``channel``
+    (default production), to everyone or to ``rollout``'s cohort ({percentage, labels, instance_ids}); the
+    channel's sequence rises by one. A version whose content no approver approved is refused (Conflict); on
+    a channel that requires approval the result is a pending request instead."""
     project = prompt_services.lock_project(prompt_set.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "prompt set")
+    target = channels.named(project, channel)
     prompt_set = prompt_services.lock_prompt_set(prompt_set.pk)
     if prompt_set.status != Status.LOCKED:
         raise Conflict(f"prompt set '{prompt_set.slug}' is {Status(prompt_set.status).label}: "
@@ -97,21 +104,37 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None) -> PublishRe
         raise Conflict(f"version {version.label} of '{prompt_set.slug}' renders partials of versions nobody "
                        f"approved: {', '.join(unapproved)}; approve them (or lock approved ones) first",
                        [{"field": "version", "message": "locks unapproved versions"}])
-    current = PublishedVersion.objects.filter(prompt_set=prompt_set).first()
-    if current is not None and current.version_id == version.pk:
-        return PublishResult(project, prompt_set, version, current_sequence(project), False)
-    sequence = current_sequence(project) + 1
-    publication = Publication.objects.create(project=project, sequence=sequence, prompt_set=prompt_set,
-                                             version=version, published_by=actor)
-    PublishedVersion.objects.update_or_create(prompt_set=prompt_set,
-                                              defaults={"project": project, "version": version})
-    prompt_services.mark_published(version)
+    current = channels.require_not_partial(target, "publishing again")
+    content = {**releases.content_of(current), str(prompt_set.pk): str(version.pk)}
+    if current is not None and current.content == content:
+        return PublishResult(project, prompt_set, version, current.sequence, False, current, channel=target)
+    if rollout:
+        channels.clean_rollout(rollout)  # a bad rollout is refused now, not when it is approved
+    if target.requires_approval:
+        request = publish_requests.ask(actor, target, kind=ReleaseKind.PUBLISH, content={}, rollout=rollout,
+                                       prompt_set=prompt_set, version=version)
+        return PublishResult(project, prompt_set, version, current.sequence if current else 0, False,
+                             channel=target, request=request)
+    return _published(actor, target, prompt_set, version, rollout)
+
+
+def _published(actor, target: Channel, prompt_set: PromptSet, version: Version, rollout, requested_by=None):
+    project = target.project
+    current = channels.head(target)
+    previous = prompt_queries.versions_by_id([current.content[str(prompt_set.pk)]]).first() \
+        if current and str(prompt_set.pk) in current.content else None
+    content = {**releases.content_of(current), str(prompt_set.pk): str(version.pk)}
+    release = releases.make(actor, target, content, kind=ReleaseKind.PUBLISH, rollout=rollout,
+                            prompt_set=prompt_set, version=version, requested_by=requested_by)
+    publication = release.publication
+    assert publication is not None
     record(actor, project.organisation, "prompt_set.publish", prompt_set,
-           {"project": project.slug, "version": version.label, "sequence": sequence,
-            "previous": current.version.label if current else None})
-    transaction.on_commit(lambda: broker.announce(project.pk, sequence))  # first: streams are the fastest path
-    deliveries = fanout.plan(publication)
-    return PublishResult(project, prompt_set, version, sequence, True, publication, deliveries)
+           {"project": project.slug, "channel": target.name, "version": version.label,
+            "sequence": publication.sequence, "previous": previous.label if previous else None,
+            "to": channels.describe_targets(publication),
+            **({"requested_by": requested_by.email} if requested_by else {})})
+    return PublishResult(project, prompt_set, version, publication.sequence, True, publication,
+                         release.deliveries, target)
 
 
 def _version_to_publish(prompt_set: PromptSet, label: str | None) -> Version:
@@ -135,6 +158,202 @@ def _version_to_publish(prompt_set: PromptSet, label: str | None) -> Version:
     return version
 
 
+# --- channels: promote, rollouts, approvals -----------------------------------------------------------
+
+@transaction.atomic
+def create_channel(actor, project: Project, name: str, description: str = "",
+                   requires_approval: bool = False) -> Channel:
+    """A new channel of the project (owners and admins), with no release until something is published or
+    promoted to it."""
+    project = prompt_services.lock_project(project.pk)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "project")
+    name = channels.clean_name(name)
+    if Channel.objects.filter(project=project, name=name).exists():
+        raise Conflict(f"project '{project.slug}' already has a channel {name!r}",
+                       [{"field": "name", "message": "already exists"}])
+    channel = Channel.objects.create(project=project, name=name, description=_description(description),
+                                     requires_approval=bool(requires_approval), created_by=actor)
+    record(actor, project.organisation, "channel.create", channel,
+           {"project": project.slug, "channel": name, "requires_approval": channel.requires_approval},
+           target_type="channel")
+    return channel
+
+
+@transaction.atomic
+def update_channel(actor, channel: Channel, *, description: str | None = None,
+                   requires_approval: bool | None = None) -> Channel:
+    project = prompt_services.lock_project(channel.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
+    changed = {}
+    if description is not None and description != channel.description:
+        channel.description = changed["description"] = _description(description)
+    if requires_approval is not None and bool(requires_approval) != channel.requires_approval:
+        channel.requires_approval = changed["requires_approval"] = bool(requires_approval)
+    if changed:
+        channel.save()
+        record(actor, project.organisation, "channel.update", channel,
+               {"project": project.slug, "channel": channel.name, **changed}, target_type="channel")
+    return channel
+
+
+@transaction.atomic
+def delete_channel(actor, channel: Channel) -> None:
+    """Delete a channel nothing depends on: not production, no release, no access token."""
+    project = prompt_services.lock_project(channel.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
+    if channel.name == channels.PRODUCTION:
+        raise Conflict("the production channel cannot be deleted")
+    if channel.publications.exists() or channel.access_tokens.exists():
+        raise Conflict(f"channel '{channel.name}' has releases or access tokens: LIVE clients follow it, so it "
+                       f"stays (revoke its tokens and stop publishing to it instead)")
+    record(actor, project.organisation, "channel.delete", channel, {"project": project.slug,
+                                                                     "channel": channel.name},
+           target_type="channel")
+    channel.delete()
+
+
+def _description(value) -> str:
+    value = (value or "").strip() if isinstance(value, str) else ""
+    if len(value) > 200:
+        raise ValidationError.field("description", "description must be at most 200 characters")
+    return value
+
+
+@transaction.atomic
+def promote(actor, channel: Channel, source: str, rollout: dict | None = None) -> PublishResult:
+    """Release to ``channel`` exactly the set versions channel ``source`` holds now (the same bundles'
+    per-set digests); to everyone or to ``rollout``'s cohort; a pending request if ``channel`` requires
+    approval. A source with a rollout in progress holds two releases, so it is refused."""
+    project = prompt_services.lock_project(channel.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
+    origin = channels.named(project, source, "source")
+    if origin.pk == channel.pk:
+        raise ValidationError.field("source", f"a channel cannot be promoted to itself ({channel.name})")
+    held = channels.require_not_partial(origin, f"promoting it to {channel.name}")
+    if held is None:
+        raise Conflict(f"channel '{origin.name}' holds no release to promote",
+                       [{"field": "source", "message": "nothing published"}])
+    current = channels.require_not_partial(channel, "promoting to it")
+    if current is not None and current.content == held.content:
+        return PublishResult(project, None, None, current.sequence, False, current, channel=channel)
+    if rollout:
+        channels.clean_rollout(rollout)
+    if channel.requires_approval:
+        request = publish_requests.ask(actor, channel, kind=ReleaseKind.PROMOTE, content=dict(held.content),
+                                       rollout=rollout, source_channel=origin.name)
+        return PublishResult(project, None, None, current.sequence if current else 0, False, channel=channel,
+                             request=request)
+    return _promoted(actor, channel, origin.name, dict(held.content), rollout)
+
+
+def _promoted(actor, channel: Channel, source: str, content: dict, rollout, requested_by=None) -> PublishResult:
+    project = channel.project
+    release = releases.make(actor, channel, content, kind=ReleaseKind.PROMOTE, rollout=rollout,
+                            source_channel=source, requested_by=requested_by)
+    publication = release.publication
+    assert publication is not None
+    record(actor, project.organisation, "channel.promote", channel,
+           {"project": project.slug, "channel": channel.name, "from": source, "sequence": publication.sequence,
+            "to": channels.describe_targets(publication),
+            **({"requested_by": requested_by.email} if requested_by else {})}, target_type="channel")
+    return PublishResult(project, None, None, publication.sequence, True, publication, release.deliveries,
+                         channel)
+
+
+@transaction.atomic
+def expand_rollout(actor, channel: Channel, rollout: dict) -> PublishResult:
+    """Widen the rollout in progress (``{percentage?, labels?, instance_ids?, everyone?}``); no approval is
+    asked: what it releases was released to the channel already."""
+    project = prompt_services.lock_project(channel.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
+    release = releases.expand(actor, channel, rollout if isinstance(rollout, dict) else {})
+    return PublishResult(project, None, None, release.sequence, True, release.publication, release.deliveries,
+                         channel)
+
+
+@transaction.atomic
+def rollback(actor, channel: Channel) -> PublishResult:
+    """A new release restoring the content before the channel's newest one, for everyone (audited
+    ``channel.rollback``); never waits for approval: it is how a bad release is undone."""
+    project = prompt_services.lock_project(channel.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
+    undone = channels.head(channel)
+    release = releases.rollback(actor, channel)
+    publication = release.publication
+    assert publication is not None and undone is not None
+    record(actor, project.organisation, "channel.rollback", channel,
+           {"project": project.slug, "channel": channel.name, "sequence": publication.sequence,
+            "undid": undone.sequence, "restores": publication.restores_sequence}, target_type="channel")
+    return PublishResult(project, None, None, publication.sequence, True, publication, release.deliveries,
+                         channel)
+
+
+@transaction.atomic
+def approve_request(actor, request: PublishRequest) -> PublishResult:
+    """Release what was asked (an owner or admin other than the requester, whatever way they act)."""
+    project = prompt_services.lock_project(request.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
+    request = publish_requests.lock(request)
+    publish_requests.require_pending(request)
+    publish_requests.require_other_approver(actor, request)
+    channel, requester = request.channel, request.requested_by
+    if request.kind == ReleaseKind.PROMOTE:
+        channels.require_not_partial(channel, "approving this promote")
+        result = _promoted(actor, channel, request.source_channel, request.content, request.rollout or None,
+                           requested_by=requester or actor)
+    else:
+        prompt_set = prompt_services.lock_prompt_set(request.prompt_set_id)
+        if prompt_set.status != Status.LOCKED:
+            raise Conflict(f"prompt set '{prompt_set.slug}' is no longer LOCKED: this request cannot be approved "
+                           f"(reject it, and publish again once it is locked)")
+        result = _published(actor, channel, prompt_set, request.version, request.rollout or None,
+                            requested_by=requester or actor)
+    publish_requests.decide(actor, request, RequestState.APPROVED, result.publication)
+    result.request = request
+    return result
+
+
+@transaction.atomic
+def reject_request(actor, request: PublishRequest) -> PublishRequest:
+    project = prompt_services.lock_project(request.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
+    request = publish_requests.lock(request)
+    publish_requests.require_pending(request)
+    return publish_requests.decide(actor, request, RequestState.REJECTED)
+
+
+@transaction.atomic
+def cancel_request(actor, request: PublishRequest) -> PublishRequest:
+    """The requester withdraws their request (or any owner or admin clears it)."""
+    project = prompt_services.lock_project(request.project_id)
+    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
+    request = publish_requests.lock(request)
+    publish_requests.require_pending(request)
+    return publish_requests.decide(actor, request, RequestState.CANCELLED)
+
+
+def expire_publish_requests() -> int:
+    """Mark the pending requests past their time expired (audited); the worker calls this now and then."""
+    return publish_requests.expire_due()
+
+
+@transaction.atomic
+def import_channels(actor, project: Project, document: dict) -> list[Channel]:
+    """Create or update the channels a definitions document names (``queries.channel_definitions``'s form);
+    channels it does not name are left alone."""
+    definitions = channels.parse_definitions(document)
+    done = []
+    for item in definitions:
+        existing = Channel.objects.filter(project=project, name=item["name"]).first()
+        if existing is None:
+            done.append(create_channel(actor, project, item["name"], item["description"],
+                                       item["requires_approval"]))
+        else:
+            done.append(update_channel(actor, existing, description=item["description"],
+                                       requires_approval=item["requires_approval"]))
+    return done
+
+
 # --- LIVE instances -----------------------------------------------------------------------------------
 
 def register_instance(token: AccessToken, data: dict) -> LiveInstance:
@@ -148,6 +367,12 @@ def register_instance(token: AccessToken, data: dict) -> LiveInstance:
     """
     instance_id = registration.text(data, "instance_id", 64, required=True)
     fields = registration.clean(data)
+    asked = registration.text(data, "channel", 64)
+    if asked and asked != token.channel.name:
+        raise Conflict(f"this access token is bound to channel '{token.channel.name}', not {asked!r}: use a token "
+                       f"of channel {asked!r}, or drop the client's channel setting",
+                       [{"field": "channel", "message": "not the token's channel"}])
+    fields["channel"] = token.channel
     url = fields["receiver_url"]
     # Before the transaction, so a slow DNS answer holds no lock. A heartbeat repeating its URL is not
     # resolved again (a DNS hiccup must not fail heartbeats): every push checks it anyway.

@@ -128,3 +128,11 @@ def manageable_organisations(user) -> list:
     """The user's organisations where they may create projects (owners and admins): where a project can be
     imported or connected."""
     return [o for o in organisations_with_role(user) if policy.allows(o.role, Action.MANAGE_PROJECTS)]
+
+
+def users_who_may(action, organisation) -> list:
+    """The organisation's active members whose role allows ``action`` (e.g. whom to ask for an approval)."""
+    roles = [role for role in Role.values if policy.allows(role, action)]
+    return [m.user for m in Membership.objects.filter(organisation=organisation, role__in=roles,
+                                                      user__is_active=True).select_related("user")
+            .order_by("user__email")]

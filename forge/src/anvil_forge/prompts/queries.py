@@ -426,3 +426,8 @@ def sets_in_review(user, organisation) -> list:
     """The organisation's prompt sets waiting for approval (the dashboard), by name."""
     return list(prompt_sets_for(user).filter(project__organisation=organisation, status=Status.REVIEW)
                 .select_related("project__organisation").order_by("name"))
+
+
+def versions_by_id(version_ids):
+    """The versions with these ids (any project: distribution builds a release's bundle from its ids)."""
+    return Version.objects.filter(pk__in=list(version_ids))

@@ -482,7 +482,12 @@ def lock_prompt_set(prompt_set_id) -> PromptSet:
 def mark_published(version: Version) -> None:
     """Note the first time a version is published (the one change a version allows: see migration 0002)."""
     if version.first_published_at is None:
-        Version.objects.filter(pk=version.pk, first_published_at__isnull=True).update(first_published_at=timezone.now())
+        mark_published_id(version.pk)
+
+
+def mark_published_id(version_id) -> None:
+    """:func:`mark_published` by id (a release of a channel holds many versions, most published before)."""
+    Version.objects.filter(pk=version_id, first_published_at__isnull=True).update(first_published_at=timezone.now())
 
 
 # --- sources: a set as prompt files hold it (docs/prompts-as-code.md) ----------------------------------

@@ -18,6 +18,7 @@ from anvil_forge.distribution import services as dist_services
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05  # between polls while nothing is due: a poll is one indexed query; a publish is pushed at once
+EXPIRY_SECONDS = 60.0  # between sweeps of publish requests past their time
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name)]
 
 
@@ -75,10 +76,14 @@ class Command(BaseCommand):
                 time.sleep(self.RETRY_SECONDS)
 
     def _loop(self, interval: float, batch: bool, max_tasks: int | None) -> str:
+        next_expiry = 0.0
         while not self.stopping:
             close_old_connections()  # drop a connection the database closed meanwhile
             self.busy = True
             try:
+                if time.monotonic() >= next_expiry:  # publish requests past their time: expired (audited)
+                    dist_services.expire_publish_requests()
+                    next_expiry = time.monotonic() + EXPIRY_SECONDS
                 count = dist_services.push_due_deliveries()
             except DatabaseError:
                 raise
