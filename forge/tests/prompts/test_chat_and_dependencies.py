@@ -208,7 +208,7 @@ def test_publishing_refuses_a_version_locking_unapproved_content_then_ships_the_
         publish(world.admin, support)
     lock(world, common)  # approving common's working copy approves common@1.0.0 (same content)
     publish(world.admin, support)
-    bundle = dist_queries.current_bundle(world.project)
+    bundle = dist_queries.current_bundle(world.project, (1, 2, 3))
     assert bundle["format_version"] == 2
     assert bundle["prompt_sets"] == [{"slug": "support", "version": "1.0.0", "version_id": str(
         support.versions.get().pk), "locks": {"common": "1.0.0"}}]
@@ -221,7 +221,7 @@ def test_publishing_refuses_a_version_locking_unapproved_content_then_ships_the_
 def test_a_text_only_project_still_gets_format_1_bundles(world):
     lock(world, world.pset)
     publish(world.admin, world.pset)
-    assert dist_queries.current_bundle(world.project)["format_version"] == 1
+    assert dist_queries.current_bundle(world.project, (1, 2, 3))["format_version"] == 1
 
 
 def test_the_database_refuses_changing_a_locked_sets_config_or_dependencies(world, sets):
@@ -294,4 +294,4 @@ def test_prose_that_says_render_does_not_force_format_2(world):
     prompts.create_version(world.owner, world.pset, "1.1.0")
     lock(world, world.pset)
     publish(world.admin, world.pset)
-    assert dist_queries.current_bundle(world.project)["format_version"] == 1
+    assert dist_queries.current_bundle(world.project, (1, 2, 3))["format_version"] == 1

@@ -18,7 +18,7 @@ from anvil_forge.orgs.policy import Action
 
 from . import channels
 from .channels import describe_request as describe
-from .models import Channel, PublishRequest, ReleaseKind, RequestState
+from .models import Channel, PublishRequest, RequestState
 
 
 def ask(actor, channel: Channel, *, kind: str, content: dict, rollout: dict | None, prompt_set=None,
