@@ -209,6 +209,35 @@ def test_an_announced_sequence_already_held_pulls_nothing(make_client):
     assert forge.seen() == [("GET", EVENTS_PATH)] and client.sequence == 1
 
 
+def test_a_bundle_in_the_stream_is_applied_without_a_pull_and_a_forged_one_is_refused(make_client):
+    good = bundles.canonical(make_bundle(KEY, 2)).decode()
+    forged = bundles.canonical(make_bundle(bundles.generate_private_key(), 3)).decode()
+    stream = f"event: bundle\ndata: {good}\n\nevent: bundle\ndata: {forged}\n\n".encode()
+    forge = Forge({("GET", EVENTS_PATH): httpx.Response(200, content=stream, headers=SSE),
+                   ("POST", REGISTER_PATH): httpx.Response(200, json={})})
+    client = make_client(forge)
+    client.apply(make_bundle(KEY, 1))
+    client._background.listen()
+    assert client.sequence == 2  # applied from the stream; the forged sequence 3 refused
+    # No pull; the forged one's unknown key made it look for a key rotation (there is none).
+    assert forge.seen() == [("GET", EVENTS_PATH), ("POST", REGISTER_PATH), ("GET", "/api/v1/forge/keys")]
+    assert forge.requests[0].headers["X-Anvil-Stream"] == "bundles"
+    assert forge.requests[0].headers[bundles.FORMATS_HEADER] == ",".join(map(str, bundles.FORMAT_VERSIONS))
+
+
+def test_a_pull_after_a_stream_event_that_fails_is_tried_again(make_client):
+    stream = b"event: publish\ndata: {\"sequence\": 2}\n\n"
+    answers = iter([httpx.Response(503), bundle_response(2)])
+    forge = Forge({("GET", EVENTS_PATH): httpx.Response(200, content=stream, headers=SSE),
+                   ("GET", BUNDLE_PATH): lambda request: next(answers),
+                   ("POST", REGISTER_PATH): httpx.Response(200, json={})})
+    client = make_client(forge)
+    client.apply(make_bundle(KEY, 1))
+    client._background.listen()
+    assert client.sequence == 2
+    assert forge.seen().count(("GET", BUNDLE_PATH)) == 2
+
+
 def test_an_event_stream_refused_is_an_http_sync_error(make_client):
     client = make_client(Forge({("GET", EVENTS_PATH): httpx.Response(401)}))
     with pytest.raises(anvil.SyncError) as exc:

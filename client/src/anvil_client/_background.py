@@ -11,6 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from . import bundle as bundles
 from ._remote import Remote
 from ._table import ACCEPTING, Store
 from .cache import loads
@@ -149,6 +150,9 @@ class Background:
                 self._stream_response = None
 
     def on_event(self, event: str, data: str) -> None:
+        if event == "bundle":  # the bundle itself (the FORGE serves it whole to a client that asks)
+            self._apply_streamed(data)
+            return
         if event not in ("hello", "publish"):
             return
         try:
@@ -157,10 +161,37 @@ class Background:
             return
         held = self.store.table.sequence
         if isinstance(sequence, int) and (held is None or sequence > held):
+            self._pull_after_event()
+
+    def _pull_after_event(self) -> None:
+        # A loaded FORGE may drop a pull that every streaming instance makes at once: try again shortly
+        # rather than wait for the next event or poll.
+        for attempt in range(3):
             try:
                 if self.remote.sync(force=False).applied:
                     self.remote.register()  # tell the FORGE at once what it serves now (not at the next heartbeat)
+                return
             except SyncError as exc:
                 if exc.applied:  # served, though not written to disk
                     self.remote.register()
-                log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
+                    return
+                if exc.reason not in ("network", "http") or attempt == 2 or self._stop.wait(0.2 * 2 ** attempt):
+                    log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
+                    return
+
+    def _apply_streamed(self, data: str) -> None:
+        try:
+            bundle = bundles.parse(data)
+            result = self.store.apply(bundle, project_id=self.remote.project, source="forge", force=False)
+        except bundles.BundleError as exc:
+            log.warning("anvil: a bundle from the event stream was refused (%s): %s", exc.reason, exc.message)
+            return
+        except SyncError as exc:
+            if exc.applied:
+                self.remote.register()
+            elif exc.reason != "stale":  # (held already: from a pull, say)
+                log.warning("anvil: a bundle from the event stream was not applied (%s): %s", exc.reason,
+                            exc.message)
+            return
+        if result.applied:
+            self.remote.register()

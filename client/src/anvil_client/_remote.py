@@ -253,7 +253,13 @@ class Remote:
         url = f"/api/v1/projects/{self.project}/events"
         http = self.connection()
         timeout = httpx.Timeout(self.timeout, read=60.0)
-        with http.stream("GET", url, timeout=timeout, headers={"Accept": "text/event-stream"}) as response:
+        # "bundles": the FORGE sends each new bundle in the stream itself (no pull after every event), in
+        # the formats this client reads.
+        headers = {"Accept": "text/event-stream", "X-Anvil-Stream": "bundles",
+                   bundles.FORMATS_HEADER: ",".join(map(str, bundles.FORMAT_VERSIONS))}
+        if self.store.channel:
+            headers[CHANNEL_HEADER] = self.store.channel
+        with http.stream("GET", url, timeout=timeout, headers=headers) as response:
             if response.status_code != 200:
                 raise SyncError("http", f"the event stream answered {response.status_code}")
             yield EventSource(response)
