@@ -414,19 +414,29 @@ async def _query_then_release(query, *args):
     return await sync_to_async(run)()
 
 
-@router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404)})
+STREAM_HEADER = "X-Anvil-Stream"  # "bundles": the client takes whole bundles in the stream (anvil-client 0.4)
+
+
+@router.get("/projects/{id}/events", auth=AccessTokenAuth(), response={200: str, **errors(404, 409)})
 async def events(request, id: uuid.UUID):
-    """Server-Sent Events (access token): `hello` with the token's channel's sequence on connect, then
-    `publish` `{"sequence": n, "channel": name}` on every release of that channel (and when a rollout of it
-    grows: pull, and the FORGE serves the cohort's bundle); a comment line every 15 s keeps the connection
-    alive. The stream ends at the first heartbeat after its access token is revoked."""
+    """Server-Sent Events (access token): `hello` with the sequence this instance (`X-Anvil-Instance`) is
+    served now, then, whenever its channel's release for it changes (a release, a rollout reaching it, a
+    roll back), `publish` `{"sequence": n, "channel": name}` — or, for a client that sends
+    `X-Anvil-Stream: bundles`, `bundle` with the signed bundle itself (in the formats it names), so it need
+    not pull. An instance outside a rollout's cohort hears nothing until it is reached. A comment line every
+    15 s keeps the connection alive; the stream ends at the first heartbeat after its token is revoked."""
     project = token_project(request, id)
-    token_id, heartbeat, channel = request.auth.pk, heartbeat_seconds(), request.auth.channel
-    current = await _query_then_release(dist_queries.current_sequence, channel)
+    token = request.auth
+    token_id, heartbeat, channel = token.pk, heartbeat_seconds(), token.channel
+    instance_id = request.headers.get("X-Anvil-Instance", "")[:64] or None
+    whole = "bundles" in request.headers.get(STREAM_HEADER, "")
+    formats = reader_formats(request)
+    labels, sent = await _query_then_release(dist_queries.stream_placement, token, instance_id)
 
     async def stream():
+        nonlocal sent
         with dist_queries.publish_events(project) as queue:
-            yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': current})}\n\n"
+            yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': sent, 'channel': channel.name})}\n\n"
             while True:
                 try:
                     message = await asyncio.wait_for(queue.get(), timeout=heartbeat)
@@ -437,8 +447,19 @@ async def events(request, id: uuid.UUID):
                     continue
                 if message.get("channel", "production") != channel.name:
                     continue  # another channel's release
-                data = {"sequence": message["sequence"], "channel": channel.name}
-                yield f"event: publish\ndata: {json.dumps(data)}\n\n"
+                if "targets" in message:
+                    release_id, sequence = dist_queries.stream_target(message, channel, instance_id, labels)
+                else:
+                    release_id, sequence = await _query_then_release(dist_queries.stream_target, message, channel,
+                                                                     instance_id, labels)
+                if sequence <= sent:
+                    continue  # not reached by this release (outside the rollout), or already told
+                sent = sequence
+                if whole and release_id:
+                    text = await _query_then_release(dist_queries.release_bundle_text, channel, release_id, formats)
+                    yield f"event: bundle\ndata: {text}\n\n"
+                else:
+                    yield f"event: publish\ndata: {json.dumps({'sequence': sequence, 'channel': channel.name})}\n\n"
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -44,7 +44,7 @@ def build_bundle(project_or_channel, formats=format.FORMAT_VERSIONS, release=Non
     channel = _channel(project_or_channel)
     if release is None:
         release = channels.head(channel)
-    return _build(channel.project_id, channel.name, release.pk if release else None, keys.public_key(),
+    return _build(channel.project_id, channel.name, str(release.pk) if release else None, keys.public_key(),
                   format_ceiling(formats))
 
 
@@ -54,6 +54,16 @@ def bundle_for(channel, instance_id: str | None, labels: dict | None, formats) -
     if release is None:
         return _build(channel.project_id, channel.name, None, keys.public_key(), format_ceiling(formats)), cohort
     return build_bundle(channel, formats, release), cohort
+
+
+def bundle_text(channel, release_id, formats) -> str:
+    """The canonical JSON text of a release's bundle for a reader of ``formats`` (cached per release)."""
+    return _text(channel.project_id, channel.name, release_id, keys.public_key(), format_ceiling(formats))
+
+
+@lru_cache(maxsize=64)
+def _text(project_id, channel_name: str, release_id, forge_key: str, ceiling: int) -> str:
+    return format.canonical(_build(project_id, channel_name, release_id, forge_key, ceiling)).decode()
 
 
 def served_format(channel, formats) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 from anvil_forge.core.errors import Conflict, NotFound, ValidationError
 
@@ -101,13 +102,29 @@ def clean_rollout(data: dict | None) -> dict:
     return {"percentage": percentage, "labels": labels, "instance_ids": sorted(set(ids))}
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Whom a release reaches, as an announcement carries it (the fields :func:`in_cohort` reads)."""
+
+    pk: str
+    everyone: bool
+    percentage: int
+    labels: dict
+    instance_ids: list
+
+    @classmethod
+    def of(cls, targets: dict) -> Targets:
+        return cls(targets["release"], targets["everyone"], targets["percentage"], targets["labels"],
+                   targets["instance_ids"])
+
+
 def bucket(salt: str, instance_id: str) -> int:
     """The instance's stable place, 0..BUCKETS-1, in the rollout ``salt``."""
     digest = hashlib.sha256(f"{salt}/{instance_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-def in_cohort(release: Publication, instance_id: str | None, labels: dict | None) -> bool:
+def in_cohort(release: Publication | Targets, instance_id: str | None, labels: dict | None) -> bool:
     if release.everyone:
         return True
     if not instance_id:

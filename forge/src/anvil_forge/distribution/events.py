@@ -21,6 +21,7 @@ from django.db import connection
 
 log = logging.getLogger(__name__)
 CHANNEL = "anvil_publish"
+MAX_TARGETS_BYTES = 6000  # PostgreSQL's NOTIFY payload is limited to 8000 bytes
 
 
 class Broker:
@@ -57,10 +58,13 @@ class Broker:
         for loop, queue in targets:
             loop.call_soon_threadsafe(_offer, queue, message)
 
-    def announce(self, project_id, sequence: int, channel: str = "production") -> None:
+    def announce(self, project_id, sequence: int, channel: str = "production", targets: dict | None = None) -> None:
         """Tell the project's streams that ``channel``'s head is ``sequence`` (a release, or a rollout that
-        grew: its instances pull, and each is served its cohort's bundle)."""
+        grew) and, in ``targets``, whom it reaches (left out if too large for a notification: the streams
+        then look it up)."""
         message = {"project": str(project_id), "sequence": sequence, "channel": channel}
+        if targets and len(json.dumps(targets)) <= MAX_TARGETS_BYTES:
+            message["targets"] = targets
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(message)])

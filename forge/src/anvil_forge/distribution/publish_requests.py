@@ -36,7 +36,7 @@ def ask(actor, channel: Channel, *, kind: str, content: dict, rollout: dict | No
     approvers = [u.email for u in org_queries.users_who_may(Action.MANAGE_DISTRIBUTION, project.organisation)
                  if u.pk != actor.pk]
     if approvers:
-        link = f"{settings.ANVIL_BASE_URL}/orgs/{project.organisation.slug}/projects/{project.slug}#requests"
+        link = f"{settings.ANVIL_BASE_URL}/o/{project.organisation.slug}/p/{project.slug}/#requests"
         subject = f"Approval needed: {describe(request)} to {channel.name} ({project.name})"
         body = (f"{actor.email} asks to release {describe(request)} to the {channel.name} channel of "
                 f"{project.name}. It needs an owner or admin other than them.\n\nReview it: {link}\n\n"
@@ -50,10 +50,20 @@ def lock(request: PublishRequest) -> PublishRequest:
         pk=request.pk)
 
 
-def require_pending(request: PublishRequest) -> None:
-    """Conflict unless it is still pending; one found expired is marked so (audited) first."""
+def expire_if_due(request: PublishRequest) -> None:
+    """Mark it expired (audited) if it is pending past its time, in a transaction of its own: the refusal
+    that follows must not undo it."""
     if request.state == RequestState.PENDING and request.expires_at <= timezone.now():
-        expire(request)
+        with transaction.atomic():
+            locked = lock(request)
+            if locked.state == RequestState.PENDING:
+                expire(locked)
+
+
+def require_pending(request: PublishRequest) -> None:
+    """Conflict unless it is still pending (and not past its time)."""
+    if request.state == RequestState.PENDING and request.expires_at <= timezone.now():
+        raise Conflict("this publish request is expired: ask again", [{"field": "state", "message": "expired"}])
     if request.state != RequestState.PENDING:
         raise Conflict(f"this publish request is {request.state}: only a pending one can be decided",
                        [{"field": "state", "message": request.state}])

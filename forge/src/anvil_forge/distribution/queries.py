@@ -11,7 +11,7 @@ from anvil_forge.orgs.policy import Action
 from anvil_forge.prompts import queries as prompt_queries
 
 from . import bundles, channels, keys
-from .channels import Cohort, describe_request, describe_targets  # noqa: F401 (re-exported for adapters)
+from .channels import PRODUCTION, Cohort, describe_request, describe_targets  # noqa: F401 (re-exported for adapters)
 from .events import broker
 from .models import AccessToken, Channel, Delivery, LiveInstance, Publication, PublishedVersion, PublishRequest
 from .models import DeliveryState, Mode, RequestState  # noqa: F401 (re-exported: the choices adapters may name)
@@ -106,6 +106,35 @@ def bundle_for_token(token, instance_id: str | None, formats) -> tuple[dict, str
     return bundles.bundle_for(token.channel, instance_id, labels, formats)
 
 
+def stream_placement(token, instance_id: str | None) -> tuple[dict, int]:
+    """For an event stream opened with ``token`` by ``instance_id``: the labels the instance registered with,
+    and the sequence it is served now (its ``hello``)."""
+    labels = {}
+    if instance_id:
+        labels = (LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
+                                              access_token=token).values_list("labels", flat=True).first()) or {}
+    release, _ = channels.release_for(token.channel, instance_id, labels)
+    return labels, release.sequence if release else 0
+
+
+def stream_target(message: dict, channel, instance_id: str | None, labels: dict) -> tuple[str | None, int]:
+    """Of an announcement of ``channel``'s head, the release (id, sequence) this stream's instance is served:
+    decided from the announcement's targets in memory, or looked up if it came without them."""
+    targets = message.get("targets")
+    if targets is None:
+        release, _ = channels.release_for(channel, instance_id, labels)
+        return (str(release.pk), release.sequence) if release else (None, 0)
+    if targets["everyone"] or channels.in_cohort(channels.Targets.of(targets), instance_id, labels):
+        return targets["release"], message["sequence"]
+    return targets["previous_release"], targets["previous_sequence"] or 0
+
+
+def release_bundle_text(channel, release_id, formats) -> str:
+    """The canonical text of one release's signed bundle, for a reader of ``formats`` (event streams send it
+    whole: one build and one serialisation per release, however many streams)."""
+    return bundles.bundle_text(channel, release_id, formats)
+
+
 def instance_release(instance) -> tuple[int, str]:
     """The sequence a registered instance should hold now and its cohort (told in its registration answer)."""
     channel = instance.channel
@@ -131,6 +160,18 @@ def channel_list(user, project) -> list[Channel]:
 def channel(user, project, name: str) -> Channel:
     policy.require(user, Action.VIEW, project.organisation, "project")
     return channels.named(project, name)
+
+
+def channel_delete_refusal(user, channel) -> str:
+    """Why this user may not delete the channel now (the rules ``services.delete_channel`` enforces), or ""
+    if they may: the pages offer Delete only then."""
+    if not policy.can(user, Action.MANAGE_DISTRIBUTION, channel.project.organisation):
+        return "Only owners and admins delete channels."
+    if channel.name == channels.PRODUCTION:
+        return "The production channel cannot be deleted."
+    if channel.publications.exists() or channel.access_tokens.exists():
+        return "It has releases or access tokens: LIVE clients follow it, so it stays."
+    return ""
 
 
 def channel_definitions(user, project) -> dict:

@@ -47,12 +47,8 @@ def make(actor, channel: Channel, content: dict[str, str], *, kind: str, rollout
     current = channels.require_not_partial(channel, "releasing again")
     if current is not None and current.content == content and kind != ReleaseKind.ROLLBACK:
         return Release(channel, current, False)
-    targets = channels.clean_rollout(rollout) if rollout else {"percentage": 100, "labels": {}, "instance_ids": []}
-    staged = targets["percentage"] < 100 or bool(targets["labels"]) or bool(targets["instance_ids"])
-    if staged and current is None:
-        raise Conflict(f"channel '{channel.name}' has no release yet: its first one goes to everyone (a rollout "
-                       f"needs a previous release for the rest of the channel to keep)",
-                       [{"field": "percentage", "message": "first release of the channel"}])
+    targets = check_rollout(channel, current, rollout)
+    staged = targets != EVERYONE
     publisher = requested_by or actor
     publication = Publication.objects.create(
         project_id=channel.project_id, channel=channel, sequence=(current.sequence if current else 0) + 1,
@@ -63,8 +59,23 @@ def make(actor, channel: Channel, content: dict[str, str], *, kind: str, rollout
     _set_published(channel, content)
     for version_id in content.values():
         prompt_services.mark_published_id(version_id)
-    _announce(channel, publication.sequence)
+    _announce(channel, publication)
     return Release(channel, publication, True, fanout.plan(publication))
+
+
+EVERYONE = {"percentage": 100, "labels": {}, "instance_ids": []}
+
+
+def check_rollout(channel: Channel, current: Publication | None, rollout: dict | None) -> dict:
+    """``rollout`` checked (ValidationError names the field), or EVERYONE for none; a Conflict if it would
+    stage the channel's first release (the rest of the channel would have nothing to keep)."""
+    targets = channels.clean_rollout(rollout) if rollout else EVERYONE
+    staged = targets["percentage"] < 100 or bool(targets["labels"]) or bool(targets["instance_ids"])
+    if staged and current is None:
+        raise Conflict(f"channel '{channel.name}' has no release yet: its first one goes to everyone (a rollout "
+                       f"needs a previous release for the rest of the channel to keep)",
+                       [{"field": "percentage", "message": "first release of the channel"}])
+    return targets if staged else EVERYONE
 
 
 def expand(actor, channel: Channel, rollout: dict) -> Release:
@@ -93,7 +104,7 @@ def expand(actor, channel: Channel, rollout: dict) -> Release:
     record(actor, channel.project.organisation, "channel.expand", channel,
            {"project": channel.project.slug, "channel": channel.name, "sequence": current.sequence,
             "from": before, "to": channels.describe_targets(current)}, target_type="channel")
-    _announce(channel, current.sequence)
+    _announce(channel, current)
     return Release(channel, current, True, fanout.plan(current))
 
 
@@ -122,6 +133,13 @@ def _set_published(channel: Channel, content: dict[str, str]) -> None:
                                                             "version_id": version_id})
 
 
-def _announce(channel: Channel, sequence: int) -> None:
-    project_id, name = channel.project_id, channel.name
-    transaction.on_commit(lambda: broker.announce(project_id, sequence, name))  # streams: the fastest path
+def _announce(channel: Channel, release: Publication) -> None:
+    """Tell the channel's streams, once committed, of its head and whom it reaches (so each stream places
+    its instance without a query, and one outside a rollout's cohort is told nothing new)."""
+    project_id, name, sequence = channel.project_id, channel.name, release.sequence
+    previous = release.previous if not release.everyone else None
+    targets = {"release": str(release.pk), "everyone": release.everyone, "percentage": release.percentage,
+               "labels": release.labels, "instance_ids": release.instance_ids,
+               "previous_release": str(previous.pk) if previous else None,
+               "previous_sequence": previous.sequence if previous else None}
+    transaction.on_commit(lambda: broker.announce(project_id, sequence, name, targets))  # the fastest path

@@ -105,11 +105,10 @@ def publish(actor, prompt_set: PromptSet, label: str | None = None, channel: str
                        f"approved: {', '.join(unapproved)}; approve them (or lock approved ones) first",
                        [{"field": "version", "message": "locks unapproved versions"}])
     current = channels.require_not_partial(target, "publishing again")
+    releases.check_rollout(target, current, rollout)  # refused now, not when it is approved
     content = {**releases.content_of(current), str(prompt_set.pk): str(version.pk)}
     if current is not None and current.content == content:
         return PublishResult(project, prompt_set, version, current.sequence, False, current, channel=target)
-    if rollout:
-        channels.clean_rollout(rollout)  # a bad rollout is refused now, not when it is approved
     if target.requires_approval:
         request = publish_requests.ask(actor, target, kind=ReleaseKind.PUBLISH, content={}, rollout=rollout,
                                        prompt_set=prompt_set, version=version)
@@ -128,6 +127,8 @@ def _published(actor, target: Channel, prompt_set: PromptSet, version: Version, 
                             prompt_set=prompt_set, version=version, requested_by=requested_by)
     publication = release.publication
     assert publication is not None
+    if not release.changed:  # (an approved request for what was published meanwhile)
+        return PublishResult(project, prompt_set, version, publication.sequence, False, publication, channel=target)
     record(actor, project.organisation, "prompt_set.publish", prompt_set,
            {"project": project.slug, "channel": target.name, "version": version.label,
             "sequence": publication.sequence, "previous": previous.label if previous else None,
@@ -234,10 +235,9 @@ def promote(actor, channel: Channel, source: str, rollout: dict | None = None) -
         raise Conflict(f"channel '{origin.name}' holds no release to promote",
                        [{"field": "source", "message": "nothing published"}])
     current = channels.require_not_partial(channel, "promoting to it")
+    releases.check_rollout(channel, current, rollout)
     if current is not None and current.content == held.content:
         return PublishResult(project, None, None, current.sequence, False, current, channel=channel)
-    if rollout:
-        channels.clean_rollout(rollout)
     if channel.requires_approval:
         request = publish_requests.ask(actor, channel, kind=ReleaseKind.PROMOTE, content=dict(held.content),
                                        rollout=rollout, source_channel=origin.name)
@@ -252,6 +252,8 @@ def _promoted(actor, channel: Channel, source: str, content: dict, rollout, requ
                             source_channel=source, requested_by=requested_by)
     publication = release.publication
     assert publication is not None
+    if not release.changed:  # (an approved request for what the channel came to hold meanwhile)
+        return PublishResult(project, None, None, publication.sequence, False, publication, channel=channel)
     record(actor, project.organisation, "channel.promote", channel,
            {"project": project.slug, "channel": channel.name, "from": source, "sequence": publication.sequence,
             "to": channels.describe_targets(publication),
@@ -288,9 +290,14 @@ def rollback(actor, channel: Channel) -> PublishResult:
                          channel)
 
 
-@transaction.atomic
 def approve_request(actor, request: PublishRequest) -> PublishResult:
     """Release what was asked (an owner or admin other than the requester, whatever way they act)."""
+    publish_requests.expire_if_due(request)
+    return _approve(actor, request)
+
+
+@transaction.atomic
+def _approve(actor, request: PublishRequest) -> PublishResult:
     project = prompt_services.lock_project(request.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
     request = publish_requests.lock(request)
@@ -313,23 +320,24 @@ def approve_request(actor, request: PublishRequest) -> PublishResult:
     return result
 
 
-@transaction.atomic
 def reject_request(actor, request: PublishRequest) -> PublishRequest:
-    project = prompt_services.lock_project(request.project_id)
-    policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
-    request = publish_requests.lock(request)
-    publish_requests.require_pending(request)
-    return publish_requests.decide(actor, request, RequestState.REJECTED)
+    publish_requests.expire_if_due(request)
+    return _decide(actor, request, RequestState.REJECTED)
 
 
-@transaction.atomic
 def cancel_request(actor, request: PublishRequest) -> PublishRequest:
     """The requester withdraws their request (or any owner or admin clears it)."""
+    publish_requests.expire_if_due(request)
+    return _decide(actor, request, RequestState.CANCELLED)
+
+
+@transaction.atomic
+def _decide(actor, request: PublishRequest, state: str) -> PublishRequest:
     project = prompt_services.lock_project(request.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "publish request")
     request = publish_requests.lock(request)
     publish_requests.require_pending(request)
-    return publish_requests.decide(actor, request, RequestState.CANCELLED)
+    return publish_requests.decide(actor, request, state)
 
 
 def expire_publish_requests() -> int:
