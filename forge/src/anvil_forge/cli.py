@@ -10,6 +10,12 @@
     anvil apikey create EMAIL --name NAME --scopes read,write   (prints the key once; also list, revoke)
     anvil export PROJECT [-o FILE] · anvil import FILE --organisation ORG
     anvil keys list | rotate | retire KEY_ID   (the bundle-signing keys)
+    anvil publish ORG/PROJECT SET [--channel C] [--percentage N] --as EMAIL   (docs/distribution.md)
+    anvil promote ORG/PROJECT --from SOURCE --to TARGET --as EMAIL
+    anvil rollout ORG/PROJECT [--channel C] (--percentage N | --everyone | --status) --as EMAIL
+    anvil rollback ORG/PROJECT [--channel C] --as EMAIL
+    anvil channels ORG/PROJECT list | create NAME | export | import FILE
+    anvil requests ORG/PROJECT list · anvil requests approve | reject | cancel ID --as EMAIL
     anvil --version
 """
 
