@@ -56,6 +56,7 @@ def make_client(tmp_path, monkeypatch):
         kw.setdefault("public_key", PUBLIC)
         client = Client(forge_url=FORGE, project=PROJECT, access_token="t", background=False,
                         transport=httpx.MockTransport(forge), **kw)
+        client._background.report_spread = 0  # report at once after a streamed release: the tests read it
         clients.append(client)
         return client
     yield make
@@ -223,6 +224,23 @@ def test_a_bundle_in_the_stream_is_applied_without_a_pull_and_a_forged_one_is_re
     assert forge.seen() == [("GET", EVENTS_PATH), ("POST", REGISTER_PATH), ("GET", "/api/v1/forge/keys")]
     assert forge.requests[0].headers["X-Anvil-Stream"] == "bundles"
     assert forge.requests[0].headers[bundles.FORMATS_HEADER] == ",".join(map(str, bundles.FORMAT_VERSIONS))
+
+
+def test_after_streamed_releases_the_instance_reports_once_a_moment_later(make_client):
+    """Every instance of a channel gets a streamed release at the same instant: each reports a random
+    moment later (not all at once, competing with the FORGE's streaming), and two releases make one report."""
+    stream = "".join(f"event: bundle\ndata: {bundles.canonical(make_bundle(KEY, n)).decode()}\n\n"
+                     for n in (2, 3)).encode()
+    forge = Forge({("GET", EVENTS_PATH): httpx.Response(200, content=stream, headers=SSE),
+                   ("POST", REGISTER_PATH): httpx.Response(200, json={})})
+    client = make_client(forge)
+    client._background.report_spread = 0.3
+    client.apply(make_bundle(KEY, 1))
+    client._background.listen()
+    assert client.sequence == 3 and ("POST", REGISTER_PATH) not in forge.seen()
+    time.sleep(0.5)
+    assert forge.seen().count(("POST", REGISTER_PATH)) == 1
+    assert json.loads(forge.requests[-1].content)["sequence"] == 3
 
 
 def test_a_pull_after_a_stream_event_that_fails_is_tried_again(make_client):

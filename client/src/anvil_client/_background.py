@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("anvil_client")
 
 
+REPORT_SPREAD = 2.0
+
+
 class Background:
     """The poll-and-heartbeat thread and the event-stream thread of one client."""
 
@@ -39,6 +42,11 @@ class Background:
         self._thread: threading.Thread | None = None
         self._stream_thread: threading.Thread | None = None
         self._stream_response: httpx.Response | None = None
+        # After a release arrives by the stream, every instance of the channel would register at the same
+        # instant, competing with the FORGE's streaming of the release to the others: each waits a random
+        # moment of up to this many seconds first (0: at once).
+        self.report_spread = REPORT_SPREAD
+        self._report_pending = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -169,11 +177,11 @@ class Background:
         for attempt in range(3):
             try:
                 if self.remote.sync(force=False).applied:
-                    self.remote.register()  # tell the FORGE at once what it serves now (not at the next heartbeat)
+                    self._report_soon()  # tell the FORGE what it serves now (not at the next heartbeat)
                 return
             except SyncError as exc:
                 if exc.applied:  # served, though not written to disk
-                    self.remote.register()
+                    self._report_soon()
                     return
                 if exc.reason not in ("network", "http") or attempt == 2 or self._stop.wait(0.2 * 2 ** attempt):
                     log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
@@ -188,10 +196,28 @@ class Background:
             return
         except SyncError as exc:
             if exc.applied:
-                self.remote.register()
+                self._report_soon()
             elif exc.reason != "stale":  # (held already: from a pull, say)
                 log.warning("anvil: a bundle from the event stream was not applied (%s): %s", exc.reason,
                             exc.message)
             return
         if result.applied:
+            self._report_soon()
+
+    def _report_soon(self) -> None:
+        """Register (tell the FORGE what it holds) within ``report_spread`` seconds; one at a time."""
+        if self.report_spread <= 0:
             self.remote.register()
+            return
+        if not self._report_pending.acquire(blocking=False):
+            return  # one is on its way: it reports what is held when it runs
+
+        def report() -> None:
+            try:
+                # Not before half of it: the release is still reaching the others meanwhile.
+                if not self._stop.wait(random.uniform(self.report_spread / 2, self.report_spread)):  # noqa: S311
+                    self.remote.register()
+            finally:
+                self._report_pending.release()
+
+        threading.Thread(target=report, name="anvil-report", daemon=True).start()
