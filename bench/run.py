@@ -28,6 +28,7 @@ BENCHMARKS = {
     "build": ("bench_bundle_build", "(d) bundle build for 1,000 and 10,000 prompts"),
     "pull": ("bench_pull", "(e) bundle pull throughput"),
     "distribution": ("bench_distribution", "issue 6: push fan-out, publish → stream, 500 streams"),
+    "rollout": ("bench_rollout", "issue 7: staged rollout 10 %, expand, roll back on 200 LIVE instances"),
     "chat": ("bench_chat", "(f) messages() vs python-liquid; prompt() vs the previous release"),
 }
 
@@ -71,6 +72,16 @@ METHOD = """\
   1,000 published prompts; 4 client threads with httpx pull for 4 s with
   `Accept-Encoding: gzip` (full 200 responses), then 4 s with the ETag in
   `If-None-Match` (304s). The API rate limit is raised for the run. No target.
+- **Staged rollouts** (bench/bench_rollout.py): `anvil serve` + `anvil worker` on
+  SQLite and 200 real LIVE clients with fixed instance ids in 8 processes — 100
+  with receivers (pushed to by the worker), 100 holding the event stream (polling
+  and heartbeats an hour apart) — each process reporting when each client starts
+  serving a sequence. Per round: a publish to everyone (the anchor), a publish to
+  10 % (timed to the cohort's last instance; the others must not move), the
+  expansion to everyone and a roll back (each timed from its HTTP request to the
+  200th instance serving the sequence). Median of 3 rounds (max shown beside it);
+  verdict on the median. SQLite only (the suite's PostgreSQL runs are
+  bench_distribution's).
 - The machine is shared with other work (its load average is printed above):
   wall-clock numbers vary between runs with what else runs, CPU-time ones much
   less, which is why the verdicts use CPU time. CPU time is still inflated by

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from anvil_client import bundle as format
@@ -44,7 +45,7 @@ def build_bundle(project_or_channel, formats=format.FORMAT_VERSIONS, release=Non
     channel = _channel(project_or_channel)
     if release is None:
         release = channels.head(channel)
-    return _build(channel.project_id, channel.name, str(release.pk) if release else None, keys.public_key(),
+    return _built(channel.project_id, channel.name, str(release.pk) if release else None, keys.public_key(),
                   format_ceiling(formats))
 
 
@@ -52,13 +53,24 @@ def bundle_for(channel, instance_id: str | None, labels: dict | None, formats) -
     """What one instance of ``channel`` is served — its cohort's release — and its cohort (channels.Cohort)."""
     release, cohort = channels.release_for(channel, instance_id, labels)
     if release is None:
-        return _build(channel.project_id, channel.name, None, keys.public_key(), format_ceiling(formats)), cohort
+        return _built(channel.project_id, channel.name, None, keys.public_key(), format_ceiling(formats)), cohort
     return build_bundle(channel, formats, release), cohort
 
 
 def bundle_text(channel, release_id, formats) -> str:
     """The canonical JSON text of a release's bundle for a reader of ``formats`` (cached per release)."""
-    return _text(channel.project_id, channel.name, release_id, keys.public_key(), format_ceiling(formats))
+    with _once:
+        return _text(channel.project_id, channel.name, release_id, keys.public_key(), format_ceiling(formats))
+
+
+# One build at a time: when a release is announced, every stream (and the worker's pushes, and the pulls)
+# asks for its bundle at once; without the lock each would build it, all but one in vain.
+_once = threading.Lock()
+
+
+def _built(*key) -> dict:
+    with _once:
+        return _build(*key)
 
 
 @lru_cache(maxsize=64)
