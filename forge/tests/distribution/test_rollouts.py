@@ -207,3 +207,8 @@ def test_a_10_percent_rollout_reaches_exactly_its_cohort_by_stream_then_expand(l
             list(pool.map(lambda c: c.stop(), clients))
         api.close()
         print("\n".join(stop(server) for server in servers))
+
+
+def test_expanding_to_what_the_rollout_already_reaches_is_refused(rolled):
+    with pytest.raises(Conflict, match="already reaches 10 % of instances"):
+        dist.expand_rollout(rolled.admin, rolled.production, {"percentage": 10})

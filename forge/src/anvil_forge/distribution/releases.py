@@ -98,6 +98,11 @@ def expand(actor, channel: Channel, rollout: dict) -> Release:
         raise Conflict(f"a rollout only grows (now {channels.describe_targets(current)}): instances that took "
                        f"sequence {current.sequence} cannot go back to {current.previous.sequence}; roll it back "
                        f"instead", [{"field": "percentage", "message": "smaller than the rollout"}])
+    if (wanted["percentage"], wanted["labels"], wanted["instance_ids"]) == (
+            current.percentage, current.labels, sorted(current.instance_ids)):
+        raise Conflict(f"the rollout already reaches {channels.describe_targets(current)}: expand it to a larger "
+                       f"percentage, fewer label conditions, more named instances or everyone",
+                       [{"field": "percentage", "message": "not larger than the rollout"}])
     before = channels.describe_targets(current)
     Publication.objects.filter(pk=current.pk).update(**wanted)
     current.refresh_from_db()
