@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from anvil_forge.core.errors import ValidationError
 from anvil_forge.orgs.policy import Role
 
 SLUG_HELP = "a-z, 0-9, - and _; empty: made from the name."
@@ -174,3 +175,42 @@ class ConfirmForm(Form):
         if value != self.expected:
             raise forms.ValidationError(f"Type exactly {self.expected} to confirm.")
         return value
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``region=eu, tier=gold`` as a dict; the distribution services check the names and values."""
+    labels: dict[str, str] = {}
+    for item in (text or "").replace("\n", ",").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError.field("labels", f"labels are name=value pairs separated by commas "
+                                                  f"(e.g. region=eu, tier=gold), not {item.strip()!r}")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def parse_percentage(text: str, field: str = "percentage") -> int | None:
+    """A whole percentage, or None when left empty (the services check its range)."""
+    text = (text or "").strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError.field(field, f"the percentage must be a whole number from 0 to 100, not {text!r}") \
+            from None
+
+
+def parse_rollout(data) -> dict | None:
+    """The publish and promote forms' "Roll out to" fields as the services' rollout (None: to everyone)."""
+    percentage = parse_percentage(data.get("percentage", ""))
+    labels = parse_labels(data.get("labels", ""))
+    ids = sorted({i for i in (data.get("instance_ids", "") or "").replace(",", " ").split() if i})
+    if percentage is None and not labels and not ids:
+        return None
+    rollout: dict = {"labels": labels, "instance_ids": ids}
+    if percentage is not None:
+        rollout["percentage"] = percentage
+    return rollout

@@ -3,8 +3,8 @@
 from django.urls import path
 
 from .views import (
-    accounts, distribution, editor, editor_tests, forges, orgs, pages, palette, projects, prompt_sets, prompts,
-    set_settings, versions,
+    accounts, channel_actions, channels, distribution, editor, editor_tests, forges, orgs, pages, palette, projects,
+    prompt_sets, prompts, set_settings, versions,
 )
 
 app_name = "web"
@@ -71,6 +71,15 @@ urlpatterns = [
     path(P + "tokens/new", distribution.create_token, name="project_token_create"),
     path(P + "tokens/<uuid:token_id>/revoke", distribution.revoke_token, name="project_token_revoke"),
     path(P + "deliveries/<uuid:delivery_id>/retry", distribution.retry_delivery, name="project_delivery_retry"),
+    # channels, staged rollouts, publish requests (four-eyes approval)
+    path(P + "channels/new", channel_actions.create, name="project_channel_create"),
+    path(P + "channels/promote", channel_actions.promote, name="project_channel_promote"),
+    path(P + "channels/<slug:channel>/", channels.detail, name="project_channel"),
+    path(P + "channels/<slug:channel>/settings", channel_actions.update, name="project_channel_update"),
+    path(P + "channels/<slug:channel>/delete", channel_actions.delete, name="project_channel_delete"),
+    path(P + "channels/<slug:channel>/expand", channel_actions.expand, name="project_channel_expand"),
+    path(P + "channels/<slug:channel>/rollback", channel_actions.rollback, name="project_channel_rollback"),
+    path(P + "requests/<uuid:request_id>/<str:verb>", channel_actions.decide, name="project_request_decide"),
     # prompt sets
     path(S, prompt_sets.detail, name="set"),
     path(S + "edit", set_settings.edit, name="set_edit"),

@@ -18,6 +18,7 @@ from anvil_forge.prompts import services as prompts
 
 ADMIN_EMAIL = "admin@anvil.local"
 MEMBER_EMAIL = "member@anvil.local"
+OPS_EMAIL = "ops@anvil.local"  # a second admin of acme: four-eyes approval needs someone other than the requester
 
 EMAILS = [
     ("Welcome", "welcome",
@@ -111,15 +112,17 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write("  Admin login:  " + ADMIN_EMAIL + "  /  " + passwords[ADMIN_EMAIL])
         self.stdout.write("  Member login: " + MEMBER_EMAIL + "  /  " + passwords[MEMBER_EMAIL])
+        self.stdout.write("  Second admin: " + OPS_EMAIL + "  /  " + passwords[OPS_EMAIL] + "  (approves publish "
+                          "requests)")
         self.stdout.write("  Try: anvil render acme/support/emails@stable/welcome -v name=Ada")
         self.stdout.write("       anvil render acme/support/support/reply -v question='Where is my invoice?'"
                           " -v history:='[]'")
 
     def _logins(self) -> dict:
-        """Create the two demo users once; their passwords are kept in the data directory."""
+        """Create the demo users once; their passwords are kept in the data directory."""
         path = settings.DATA_DIR / "demo-logins.txt"
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
-        for email, admin in ((ADMIN_EMAIL, True), (MEMBER_EMAIL, False)):
+        for email, admin in ((ADMIN_EMAIL, True), (MEMBER_EMAIL, False), (OPS_EMAIL, False)):
             if account_queries.user_by_email(email) is None:
                 known[email] = secrets.token_urlsafe(12)
                 create_user(email, known[email], display_name=email.split("@")[0].title(), site_admin=admin,
@@ -135,6 +138,7 @@ class Command(BaseCommand):
         member = account_queries.user_by_email(MEMBER_EMAIL)
         acme = create_organisation(admin, "Acme", "acme", "Demo organisation")
         invite_member(admin, acme, member.email, "member")
+        invite_member(admin, acme, OPS_EMAIL, "admin")  # (a confirmed address: joins at once)
         project = prompts.create_project(admin, acme, "Support", "support", "Prompts of the support application")
 
         emails = prompts.create_prompt_set(admin, project, "Emails", "emails", "Transactional e-mails",

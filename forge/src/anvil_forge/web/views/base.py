@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -103,6 +103,27 @@ def attempt(request: HttpRequest, call: Callable, form=None, place: Callable[[st
     except AnvilError as exc:
         show_error(request, exc, form, place)
     return False, None
+
+
+def attempt_status(request: HttpRequest, call: Callable, form=None) -> tuple[bool, Any, int]:
+    """:func:`attempt`, also giving the refusal's HTTP status (403 not allowed, 409 conflict, 422 bad input),
+    for the views that show the refused page with that status instead of redirecting."""
+    try:
+        return True, call(), 200
+    except NotFound as exc:
+        if not exc.details:
+            raise Http404(exc.message) from None
+        show_error(request, exc, form)
+        return False, None, exc.status
+    except AnvilError as exc:
+        show_error(request, exc, form)
+        return False, None, exc.status
+
+
+def with_status(response: HttpResponse, status: int) -> HttpResponse:
+    """A page re-rendered after a refused action answers with the refusal's status."""
+    response.status_code = status
+    return response
 
 
 def web_view(view):

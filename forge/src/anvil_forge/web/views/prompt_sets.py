@@ -61,6 +61,8 @@ def detail(request: AuthenticatedHttpRequest, org, project, pset) -> HttpRespons
         "approved_versions": approved,  # the publish form offers these, the newest approved first
         "unapproved_newer": [v.label for v in versions if not v.approval and v.sequence > newest_approved],
         "published": dist_queries.published_version_of(prompt_set),
+        "published_channels": dist_queries.published_everywhere(prompt_set),
+        "channels": dist_queries.channel_list(request.user, project),  # the publish form's channel select
         "next_label": suggestions[0][1] if suggestions else "",
         "rollback_form": RollbackForm(),
         "dependencies": _dependencies(prompt_set, versions[0] if versions else None),

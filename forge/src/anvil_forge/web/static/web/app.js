@@ -227,3 +227,9 @@ document.addEventListener("click", (event) => {
     navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = "Copied"; });
   }
 });
+
+// Forms that undo or remove something ask first: <form data-confirm="Roll back production?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
