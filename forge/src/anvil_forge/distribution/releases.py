@@ -7,6 +7,7 @@ locked first, so releases of one project are made one at a time.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -63,13 +64,13 @@ def make(actor, channel: Channel, content: dict[str, str], *, kind: str, rollout
     return Release(channel, publication, True, fanout.plan(publication))
 
 
-EVERYONE = {"percentage": 100, "labels": {}, "instance_ids": []}
+EVERYONE: dict = {"percentage": 100, "labels": {}, "instance_ids": []}
 
 
 def check_rollout(channel: Channel, current: Publication | None, rollout: dict | None) -> dict:
     """``rollout`` checked (ValidationError names the field), or EVERYONE for none; a Conflict if it would
     stage the channel's first release (the rest of the channel would have nothing to keep)."""
-    targets = channels.clean_rollout(rollout) if rollout else EVERYONE
+    targets: dict = channels.clean_rollout(rollout) if rollout else EVERYONE
     staged = targets["percentage"] < 100 or bool(targets["labels"]) or bool(targets["instance_ids"])
     if staged and current is None:
         raise Conflict(f"channel '{channel.name}' has no release yet: its first one goes to everyone (a rollout "
@@ -96,7 +97,7 @@ def expand(actor, channel: Channel, rollout: dict) -> Release:
     if wanted["percentage"] < current.percentage or any(
             current.labels.get(key) != value for key, value in wanted["labels"].items()):
         raise Conflict(f"a rollout only grows (now {channels.describe_targets(current)}): instances that took "
-                       f"sequence {current.sequence} cannot go back to {current.previous.sequence}; roll it back "
+                       f"sequence {current.sequence} cannot go back to the release before it; roll it back "
                        f"instead", [{"field": "percentage", "message": "smaller than the rollout"}])
     if (wanted["percentage"], wanted["labels"], wanted["instance_ids"]) == (
             current.percentage, current.labels, sorted(current.instance_ids)):
@@ -131,9 +132,9 @@ def rollback(actor, channel: Channel) -> Release:
 
 
 def _set_published(channel: Channel, content: dict[str, str]) -> None:
-    PublishedVersion.objects.filter(channel=channel).exclude(prompt_set_id__in=list(content)).delete()
+    PublishedVersion.objects.filter(channel=channel).exclude(prompt_set_id__in=[*content]).delete()
     for set_id, version_id in content.items():
-        PublishedVersion.objects.update_or_create(channel=channel, prompt_set_id=set_id,
+        PublishedVersion.objects.update_or_create(channel=channel, prompt_set_id=uuid.UUID(set_id),
                                                   defaults={"project_id": channel.project_id,
                                                             "version_id": version_id})
 

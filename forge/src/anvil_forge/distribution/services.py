@@ -185,7 +185,7 @@ def update_channel(actor, channel: Channel, *, description: str | None = None,
                    requires_approval: bool | None = None) -> Channel:
     project = prompt_services.lock_project(channel.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
-    changed = {}
+    changed: dict[str, object] = {}
     if description is not None and description != channel.description:
         channel.description = changed["description"] = _description(description)
     if requires_approval is not None and bool(requires_approval) != channel.requires_approval:
@@ -313,6 +313,7 @@ def _approve(actor, request: PublishRequest) -> PublishResult:
         if prompt_set.status != Status.LOCKED:
             raise Conflict(f"prompt set '{prompt_set.slug}' is no longer LOCKED: this request cannot be approved "
                            f"(reject it, and publish again once it is locked)")
+        assert request.version is not None  # (a publish request names its version)
         result = _published(actor, channel, prompt_set, request.version, request.rollout or None,
                             requested_by=requester or actor)
     publish_requests.decide(actor, request, RequestState.APPROVED, result.publication)

@@ -119,7 +119,7 @@ def when(value) -> str | None:
 
 def moment(value) -> str:
     """A time in a line: ``2026-12-09T21:25:35Z`` (to the second; --json gives it whole)."""
-    return when(value.replace(microsecond=0))
+    return when(value.replace(microsecond=0)) or ""
 
 
 def release_json(publication) -> dict | None:

@@ -54,7 +54,7 @@ class Command(ReleaseCommand):
                         "--instance (or --status to see it)")
         user = acting_user(as_user, "widen a rollout")
         found = project_for(project, user)
-        wanted: dict = {}
+        wanted = {}
         if everyone:
             wanted["everyone"] = True
         if percentage is not None:
