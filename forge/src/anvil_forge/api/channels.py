@@ -15,7 +15,7 @@ from .auth import actor
 from .channel_schemas import (ChannelDefinitionsIn, ChannelDefinitionsOut, ChannelIn, ChannelOut, ChannelPatch,
                               ExpandIn, PublishRequestOut, ReleaseResultOut, RolloutIn, RolloutProgressOut)
 from .pagination import Page, PageQuery, paginate
-from .responses import DELETE, LIST, WRITE, errors
+from .responses import DELETE, LIST, WRITE
 from .schemas import Schema, Text
 
 router = Router(tags=["channels"])
@@ -88,7 +88,7 @@ def import_channels(request, id: uuid.UUID, payload: ChannelDefinitionsIn):
     return [_channel(c) for c in dist_queries.channel_list(user, project)]
 
 
-@router.get("/projects/{id}/channels/{name}", response={200: ChannelOut, **errors(404)})
+@router.get("/projects/{id}/channels/{name}", response={200: ChannelOut, **LIST})
 def get_channel(request, id: uuid.UUID, name: str):
     user, project, channel = _project_channel(request, id, name)
     return _channel(next(c for c in dist_queries.channel_list(user, project) if c.pk == channel.pk))
@@ -141,7 +141,7 @@ def rollback(request, id: uuid.UUID, name: str):
     return _result(dist_services.rollback(user, channel))
 
 
-@router.get("/projects/{id}/channels/{name}/progress", response={200: RolloutProgressOut, **errors(404)})
+@router.get("/projects/{id}/channels/{name}/progress", response={200: RolloutProgressOut, **LIST})
 def progress(request, id: uuid.UUID, name: str):
     """Where the channel's newest release stands: each instance's cohort, what it holds, its last error."""
     user, project, channel = _project_channel(request, id, name)
