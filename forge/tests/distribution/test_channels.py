@@ -152,3 +152,24 @@ def test_channels_over_the_api(locked):
     exported = admin.get(f"{base}/definitions").json()
     assert exported["format"] == "anvil-channels" and len(exported["channels"]) == 2
     assert admin.put(f"{base}/definitions", {**exported, "format_version": 2}).status_code == 422
+
+
+def test_promote_never_silently_stops_publishing_a_set_the_target_holds(locked):
+    from anvil_forge.prompts import services as prompt_services
+
+    replies = prompt_services.create_prompt_set(locked.owner, locked.project, "Replies", "replies")
+    prompt_services.create_prompt(locked.owner, replies, "Reply", "reply", "Thanks.", [])
+    prompt_services.create_version(locked.owner, replies, "0.1.0")
+    prompt_services.change_status(locked.member, replies, "review")
+    prompt_services.change_status(locked.admin, replies, "locked")
+    dist.publish(locked.admin, locked.pset)
+    dist.publish(locked.admin, replies)  # production: emails and replies
+    dist.create_channel(locked.admin, locked.project, "staging")
+    dist.publish(locked.admin, locked.pset, channel="staging")  # staging: emails only
+    production = dist_queries.channel(locked.admin, locked.project, "production")
+    with pytest.raises(Conflict, match="does not hold replies, which 'production' publishes"):
+        dist.promote(locked.admin, production, "staging")
+    assert dist_queries.current_sequence(production) == 2
+    result = dist.promote(locked.admin, production, "staging", remove_missing=True)
+    assert result.sequence == 3 and [s["slug"] for s in dist_queries.current_bundle(production)["prompt_sets"]] == [
+        "emails"]

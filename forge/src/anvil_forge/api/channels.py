@@ -113,6 +113,7 @@ def delete_channel(request, id: uuid.UUID, name: str):
 class PromoteIn(Schema):
     source: Text
     rollout: RolloutIn | None = None
+    remove_missing: bool = False  # also stop publishing the sets this channel holds and the source does not
 
 
 @router.post("/projects/{id}/channels/{name}/promote", response={200: ReleaseResultOut, 202: ReleaseResultOut,
@@ -122,7 +123,8 @@ def promote(request, id: uuid.UUID, name: str, payload: PromoteIn):
     digests); 202 with the pending request if this channel requires approval."""
     user, project, channel = _project_channel(request, id, name)
     return _result(dist_services.promote(user, channel, payload.source,
-                                         payload.rollout.dict() if payload.rollout else None))
+                                         payload.rollout.dict() if payload.rollout else None,
+                                         payload.remove_missing))
 
 
 @router.post("/projects/{id}/channels/{name}/rollout", response={200: ReleaseResultOut, **WRITE})

@@ -221,10 +221,12 @@ def _description(value) -> str:
 
 
 @transaction.atomic
-def promote(actor, channel: Channel, source: str, rollout: dict | None = None) -> PublishResult:
+def promote(actor, channel: Channel, source: str, rollout: dict | None = None,
+            remove_missing: bool = False) -> PublishResult:
     """Release to ``channel`` exactly the set versions channel ``source`` holds now (the same bundles'
     per-set digests); to everyone or to ``rollout``'s cohort; a pending request if ``channel`` requires
-    approval. A source with a rollout in progress holds two releases, so it is refused."""
+    approval. A source with a rollout in progress holds two releases, so it is refused. Sets ``channel``
+    holds that ``source`` does not would stop being served to its apps: refused unless ``remove_missing``."""
     project = prompt_services.lock_project(channel.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
     origin = channels.named(project, source, "source")
@@ -236,6 +238,13 @@ def promote(actor, channel: Channel, source: str, rollout: dict | None = None) -
                        [{"field": "source", "message": "nothing published"}])
     current = channels.require_not_partial(channel, "promoting to it")
     releases.check_rollout(channel, current, rollout)
+    dropped = sorted(set(releases.content_of(current)) - set(held.content))
+    if dropped and not remove_missing:
+        names = ", ".join(prompt_queries.set_slugs(dropped))
+        raise Conflict(f"channel '{origin.name}' does not hold {names}, which '{channel.name}' publishes: a promote "
+                       f"makes '{channel.name}' hold exactly what '{origin.name}' holds, so its apps would stop "
+                       f"getting {names}. Publish them to '{origin.name}' first, or promote with remove_missing",
+                       [{"field": "remove_missing", "message": "would remove published sets"}])
     if current is not None and current.content == held.content:
         return PublishResult(project, None, None, current.sequence, False, current, channel=channel)
     if channel.requires_approval:

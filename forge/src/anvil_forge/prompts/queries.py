@@ -428,6 +428,11 @@ def sets_in_review(user, organisation) -> list:
                 .select_related("project__organisation").order_by("name"))
 
 
+def set_slugs(prompt_set_ids) -> list[str]:
+    """The slugs of these prompt sets, sorted."""
+    return sorted(PromptSet.objects.filter(pk__in=list(prompt_set_ids)).values_list("slug", flat=True))
+
+
 def versions_by_id(version_ids):
     """The versions with these ids (any project: distribution builds a release's bundle from its ids)."""
     return Version.objects.filter(pk__in=list(version_ids))

@@ -22,13 +22,17 @@ class Command(ReleaseCommand):
                             help="the channel whose release is promoted")
         parser.add_argument("--to", dest="target", required=True, metavar="TARGET",
                             help="the channel that receives it")
+        parser.add_argument("--remove-missing", action="store_true",
+                            help="also stop publishing the sets TARGET holds and SOURCE does not")
         add_rollout_arguments(parser)
         add_as(parser, doing="promotes")
         add_json(parser)
 
-    def run(self, project, source, target, percentage, labels, instances, as_user, as_json=False, **options):
+    def run(self, project, source, target, percentage, labels, instances, as_user, as_json=False,
+            remove_missing=False, **options):
         user = user_by_email(as_user)
         found = project_for(project, user)
         channel = dist_queries.channel(user, found, target)
-        result = dist_services.promote(user, channel, source, rollout_of(percentage, labels, instances))
+        result = dist_services.promote(user, channel, source, rollout_of(percentage, labels, instances),
+                                       remove_missing)
         self.emit_result(result, f"promoted {source}", f"what {source} holds", as_json)

@@ -105,7 +105,8 @@ def promote(request: AuthenticatedHttpRequest, org, project) -> HttpResponse:
 
     def call():
         target = dist_queries.channel(request.user, project, to)
-        return dist_services.promote(request.user, target, request.POST.get("source", ""), parse_rollout(request.POST))
+        return dist_services.promote(request.user, target, request.POST.get("source", ""), parse_rollout(request.POST),
+                                     request.POST.get("remove_missing") == "on")
 
     ok, result, status = attempt_status(request, call)
     if not ok:
