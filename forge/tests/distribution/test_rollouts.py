@@ -212,3 +212,33 @@ def test_a_10_percent_rollout_reaches_exactly_its_cohort_by_stream_then_expand(l
 def test_expanding_to_what_the_rollout_already_reaches_is_refused(rolled):
     with pytest.raises(Conflict, match="already reaches 10 % of instances"):
         dist.expand_rollout(rolled.admin, rolled.production, {"percentage": 10})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_opened_before_its_instance_registered_is_placed_by_the_labels_it_registers(locked, tmp_path):
+    import httpx
+
+    from ..servers import start_server, stop
+
+    _, secret = dist.create_access_token(locked.admin, locked.project, "prod")
+    dist.publish(locked.admin, locked.pset)
+    server, url = start_server()
+    headers = {"Authorization": f"Bearer {secret}", "X-Anvil-Instance": "eu-1"}
+    try:
+        with httpx.Client(base_url=f"{url}/api/v1/projects/{locked.project.pk}", headers=headers,
+                          timeout=10) as http, http.stream("GET", "/events") as events:
+            lines = events.iter_lines()
+            assert next(lines) == "retry: 3000" and next(lines) == "event: hello"
+            registered = http.post("/live_instances", json={"instance_id": "eu-1", "mode": "accepting",
+                                                            "labels": {"region": "eu"}})
+            assert registered.status_code == 200, registered.text
+            new_version(locked, "1.1.0", "Hi {{ name }}!")
+            dist.publish(locked.admin, locked.pset, rollout={"labels": {"region": "eu"}})
+            seen = []
+            for line in lines:  # (a heartbeat would come after 15 s: the read times out first)
+                seen.append(line)
+                if line.startswith("data:") and '"sequence": 2' in line:
+                    break
+            assert seen[-1].startswith("data:") and '"sequence": 2' in seen[-1], seen
+    finally:
+        print(stop(server))

@@ -125,3 +125,23 @@ def test_revoking_the_token_ends_its_open_streams(world):
             assert http.get(path, headers=headers).status_code == 401
     finally:
         print(stop(server))
+
+
+def test_a_release_made_in_another_process_reaches_the_streams(world, tmp_path):
+    """`anvil publish` in a shell is another process than the server holding the streams: on PostgreSQL the
+    announcement goes by NOTIFY, on SQLite by a row the server's poller reads."""
+    from anvil_forge.distribution.services import publish
+
+    prompts.change_status(world.member, world.pset, "review")
+    prompts.change_status(world.admin, world.pset, "locked")
+    _, token = create_access_token(world.admin, world.project, "prod")
+    server, url = start_server()
+    client = Client(forge_url=url, project=str(world.project.pk), access_token=token, cache_dir=tmp_path / "c",
+                    public_key=dist_queries.public_key(), poll_interval=3600, heartbeat_interval=3600)
+    try:
+        assert wait_for(lambda: client._streaming, 10), "the client did not open the event stream"
+        publish(world.admin, world.pset)  # here, in the test's process, as the command line would
+        assert wait_for(lambda: client.sequence == 1, timeout=5), client.status()
+    finally:
+        client.stop()
+        print(stop(server))

@@ -107,7 +107,7 @@ class KeyChainOut(Schema):
 
 
 class BundleOut(Schema):
-    """See docs/bundle-format.md and client/src/anvil_client/bundle*.schema.json (formats 1, 2 and 3)."""
+    """See docs/bundle-format.md and client/src/anvil_client/bundle*.schema.json (formats 1 to 4)."""
 
     model_config = {"extra": "allow"}
     format: str
@@ -436,7 +436,7 @@ async def events(request, id: uuid.UUID):
     labels, sent = await _query_then_release(dist_queries.stream_placement, token, instance_id)
 
     async def stream():
-        nonlocal sent
+        nonlocal sent, labels
         with dist_queries.publish_events(project) as queue:
             yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'sequence': sent, 'channel': channel.name})}\n\n"
             while True:
@@ -449,6 +449,8 @@ async def events(request, id: uuid.UUID):
                     continue
                 if message.get("channel", "production") != channel.name:
                     continue  # another channel's release
+                if labels is None:  # it registered after opening the stream: place it by its labels now
+                    labels = await _query_then_release(dist_queries.instance_labels, token, instance_id)
                 if "targets" in message:
                     release_id, sequence = dist_queries.stream_target(message, channel, instance_id, labels)
                 else:

@@ -142,6 +142,16 @@ class PublishRequest(Timestamped):
         ]
 
 
+class Announcement(models.Model):
+    """A release announced on SQLite, for the event streams of the other FORGE processes (events.py: on
+    PostgreSQL, NOTIFY carries it). Kept for minutes."""
+
+    id = models.BigAutoField(primary_key=True)
+    origin = models.CharField(max_length=32)  # the announcing process (its own poller skips it)
+    message = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
 class Mode(models.TextChoices):
     ACCEPTING = "accepting"
     FROZEN = "frozen"

@@ -41,7 +41,8 @@ def ask(actor, channel: Channel, *, kind: str, content: dict, rollout: dict | No
         body = (f"{actor.email} asks to release {describe(request)} to the {channel.name} channel of "
                 f"{project.name}. It needs an owner or admin other than them.\n\nReview it: {link}\n\n"
                 f"The request expires at {request.expires_at:%Y-%m-%d %H:%M} UTC.")
-        transaction.on_commit(lambda: send_mail(subject, body, None, approvers))
+        # robust: a mail server that is down must not turn the saved request into an error answer
+        transaction.on_commit(lambda: send_mail(subject, body, None, approvers), robust=True)
     return request
 
 

@@ -106,18 +106,24 @@ def bundle_for_token(token, instance_id: str | None, formats) -> tuple[dict, str
     return bundles.bundle_for(token.channel, instance_id, labels, formats)
 
 
-def stream_placement(token, instance_id: str | None) -> tuple[dict, int]:
-    """For an event stream opened with ``token`` by ``instance_id``: the labels the instance registered with,
-    and the sequence it is served now (its ``hello``)."""
-    labels: dict = {}
-    if instance_id:
-        labels = (LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id,
-                                              access_token=token).values_list("labels", flat=True).first()) or {}
+def instance_labels(token, instance_id: str | None) -> dict | None:
+    """The labels ``instance_id`` registered with ``token`` (None: it has not registered yet)."""
+    if not instance_id:
+        return {}
+    return (LiveInstance.objects.filter(project_id=token.project_id, instance_id=instance_id, access_token=token)
+            .values_list("labels", flat=True).first())
+
+
+def stream_placement(token, instance_id: str | None) -> tuple[dict | None, int]:
+    """For an event stream opened with ``token`` by ``instance_id``: the labels the instance registered with
+    (None: not registered yet — a client opens its stream as it first registers) and the sequence it is
+    served now (its ``hello``)."""
+    labels = instance_labels(token, instance_id)
     release, _ = channels.release_for(token.channel, instance_id, labels)
     return labels, release.sequence if release else 0
 
 
-def stream_target(message: dict, channel, instance_id: str | None, labels: dict) -> tuple[str | None, int]:
+def stream_target(message: dict, channel, instance_id: str | None, labels: dict | None) -> tuple[str | None, int]:
     """Of an announcement of ``channel``'s head, the release (id, sequence) this stream's instance is served:
     decided from the announcement's targets in memory, or looked up if it came without them."""
     targets = message.get("targets")

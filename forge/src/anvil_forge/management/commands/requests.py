@@ -69,7 +69,9 @@ class Command(ReleaseCommand):
             result = dist_services.approve_request(user, request)
             verb = (f"promoted {request.source_channel}" if request.kind == "promote" else
                     f"published {request.prompt_set.slug} {request.version.label}")
-            self.emit(f"approved request {request.pk}: {released_line(verb, result)}", result_json(result), as_json)
+            done = (released_line(verb, result) if result.changed else
+                    f"unchanged: {result.channel.name} already holds it (sequence {result.sequence})")
+            self.emit(f"approved request {request.pk}: {done}", result_json(result), as_json)
             return
         decided = getattr(dist_services, f"{decision}_request")(user, request)
         past = {"reject": "rejected", "cancel": "cancelled"}[decision]
