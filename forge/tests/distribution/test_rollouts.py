@@ -180,11 +180,15 @@ def test_a_10_percent_rollout_reaches_exactly_its_cohort_by_stream_then_expand(l
         other, publish_url = start_server()
         servers.append(other)
     api = httpx.Client(base_url=f"{publish_url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    clients = [Client(forge_url=stream_url, project=str(locked.project.pk), access_token=secret,
-                      cache_dir=tmp_path / f"c{n}", public_key=dist_queries.public_key(), poll_interval=3600,
-                      heartbeat_interval=3600, instance_id=f"app-{n:03}") for n in range(STREAMS)]
+    clients = []
     try:
-        assert wait_for(lambda: all(c._streaming for c in clients), 60), "not every client opened its stream"
+        for first in range(0, STREAMS, 25):  # apps start a few at a time, not 200 in the same instant
+            batch = [Client(forge_url=stream_url, project=str(locked.project.pk), access_token=secret,
+                            cache_dir=tmp_path / f"c{n}", public_key=dist_queries.public_key(), poll_interval=3600,
+                            heartbeat_interval=3600, instance_id=f"app-{n:03}")
+                     for n in range(first, min(first + 25, STREAMS))]
+            clients += batch
+            assert wait_for(lambda: all(c._streaming for c in batch), 60), "not every client opened its stream"
         assert api.post(f"/prompt_sets/{locked.pset.pk}/publish", json={}).status_code == 200
         assert wait_for(lambda: all(c.sequence == 1 for c in clients), 30)
         new_version(locked, "1.1.0", "Hi {{ name }}, welcome back!")
