@@ -243,6 +243,24 @@ def test_after_streamed_releases_the_instance_reports_once_a_moment_later(make_c
     assert json.loads(forge.requests[-1].content)["sequence"] == 3
 
 
+def test_a_release_arriving_while_a_report_is_being_sent_is_reported_too(make_client):
+    holder = {}
+
+    def register(request):
+        if len(forge.requests) == 1:  # the first report is on the wire: the next release arrives now
+            holder["client"].apply(make_bundle(KEY, 2))
+            holder["client"]._background._report_soon()
+        return httpx.Response(200, json={})
+
+    forge = Forge({("POST", REGISTER_PATH): register})
+    client = holder["client"] = make_client(forge)
+    client._background.report_spread = 0.1
+    client.apply(make_bundle(KEY, 1))
+    client._background._report_soon()
+    time.sleep(0.5)
+    assert [json.loads(r.content)["sequence"] for r in forge.requests] == [1, 2]
+
+
 def test_a_pull_after_a_stream_event_that_fails_is_tried_again(make_client):
     stream = b"event: publish\ndata: {\"sequence\": 2}\n\n"
     answers = iter([httpx.Response(503), bundle_response(2)])

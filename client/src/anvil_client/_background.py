@@ -46,7 +46,8 @@ class Background:
         # instant, competing with the FORGE's streaming of the release to the others: each waits a random
         # moment of up to this many seconds first (0: at once).
         self.report_spread = REPORT_SPREAD
-        self._report_pending = threading.Lock()
+        self._report_guard = threading.Lock()
+        self._report_wanted = self._reporting = False
 
     @property
     def running(self) -> bool:
@@ -183,6 +184,8 @@ class Background:
                 if exc.applied:  # served, though not written to disk
                     self._report_soon()
                     return
+                if exc.reason == "stale":
+                    return  # it came by another way meanwhile (the stream, a push)
                 if exc.reason not in ("network", "http") or attempt == 2 or self._stop.wait(0.2 * 2 ** attempt):
                     log.warning("anvil: pull after a stream event failed (%s): %s", exc.reason, exc.message)
                     return
@@ -205,19 +208,28 @@ class Background:
             self._report_soon()
 
     def _report_soon(self) -> None:
-        """Register (tell the FORGE what it holds) within ``report_spread`` seconds; one at a time."""
+        """Register (tell the FORGE what it holds) within ``report_spread`` seconds. One report thread at a
+        time; a change while it waits or sends makes it report once more (what it sent may predate it)."""
         if self.report_spread <= 0:
             self.remote.register()
             return
-        if not self._report_pending.acquire(blocking=False):
-            return  # one is on its way: it reports what is held when it runs
+        with self._report_guard:
+            self._report_wanted = True
+            if self._reporting:
+                return
+            self._reporting = True
 
         def report() -> None:
-            try:
+            while True:
                 # Not before half of it: the release is still reaching the others meanwhile.
-                if not self._stop.wait(random.uniform(self.report_spread / 2, self.report_spread)):  # noqa: S311
+                stopping = self._stop.wait(random.uniform(self.report_spread / 2, self.report_spread))  # noqa: S311
+                with self._report_guard:
+                    self._report_wanted = False  # what changed until now is in this report
+                if not stopping:
                     self.remote.register()
-            finally:
-                self._report_pending.release()
+                with self._report_guard:
+                    if stopping or not self._report_wanted:
+                        self._reporting = False
+                        return
 
         threading.Thread(target=report, name="anvil-report", daemon=True).start()

@@ -177,3 +177,47 @@ def test_a_client_pinned_to_the_old_key_syncs_re_pins_and_refuses_a_forged_endor
         for c in clients:
             c.stop()
         stop(server)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_running_apps_take_the_next_publish_after_a_rotation_without_being_touched(world, tmp_path, settings):
+    """The issue's journey: apps running (streaming, and taking pushes), `anvil keys rotate`, publish: every
+    app serves the new release, having followed the endorsement on its own."""
+    from anvil_client.receiver import make_server
+    from anvil_forge.distribution import fanout
+    from anvil_forge.distribution.services import authenticate_access_token, register_instance
+
+    from ..receivers import CountingReceiver, wait_for
+
+    release(world)
+    _, token = create_access_token(world.admin, world.project, "app")
+    old = keys.public_key()
+    server, url = start_server()
+    streaming = Client(forge_url=url, project=str(world.project.pk), access_token=token, public_key=old,
+                       cache_dir=tmp_path / "streaming", poll_interval=3600, heartbeat_interval=3600)
+    pushed = _client(url, world, token, old, tmp_path / "pushed")
+    receiver = CountingReceiver(pushed)
+    http = make_server(receiver, "127.0.0.1", 0)
+    import threading
+
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        pushed.sync()
+        pushed.receiver_url = f"http://127.0.0.1:{http.server_address[1]}/anvil/receive"
+        pushed.receiver_secret = receiver.secret
+        register_instance(authenticate_access_token(token), pushed.describe())
+        assert wait_for(lambda: streaming._streaming and streaming.sequence == 1, 10)
+        call_command("keys", "rotate", stdout=StringIO())
+        new = keys.public_key()
+        release(world, "1.1.0", "Hi {{ name }}!")
+        publication = world.project.publications.order_by("-sequence").first()
+        fanout.send_publication(publication.pk)
+        assert wait_for(lambda: streaming.sequence == 2 and pushed.sequence == 2, 10), (
+            streaming.status(), pushed.status())
+        for app in (streaming, pushed):
+            assert app.prompt("emails.welcome", name="Ada") == "Hi Ada!" and app.public_key() == new
+    finally:
+        streaming.stop()
+        pushed.stop()
+        http.shutdown()
+        stop(server)

@@ -63,14 +63,15 @@ def bundle_text(channel, release_id, formats) -> str:
         return _text(channel.project_id, channel.name, release_id, keys.public_key(), format_ceiling(formats))
 
 
-# One build at a time: when a release is announced, every stream (and the worker's pushes, and the pulls)
-# asks for its bundle at once; without the lock each would build it, all but one in vain.
+# One build at a time for the streams: when a release is announced every stream asks for its bundle at
+# once, and without the lock each would build it, all but one in vain. Only the streams take it: they hold
+# no database connection while they wait, so the one building always gets one. A request that holds a
+# connection (a registration, a pull) waiting here could leave the builder none, on PostgreSQL's pool.
 _once = threading.Lock()
 
 
 def _built(*key) -> dict:
-    with _once:
-        return _build(*key)
+    return _build(*key)
 
 
 @lru_cache(maxsize=64)
