@@ -1,5 +1,5 @@
 """(f) Chat prompts: messages() of a three-message chat prompt against python-liquid rendering the same three
-pre-parsed templates; and prompt() now against prompt() of the previous release (anvil-client 0.2.0, loaded
+pre-parsed templates; and prompt() now against prompt() of the previous release (anvil-client 0.3.0, loaded
 from this repository's history into the same process), on the rich and the plain prompt.
 
 Everything runs in one process and is timed side by side (common.compare).
@@ -23,7 +23,7 @@ from fixtures import (  # noqa: E402
     PLAIN_PARAMETERS, PLAIN_TEMPLATE, PLAIN_VALUES, RICH_PARAMETERS, RICH_TEMPLATE, RICH_VALUES, normalised,
 )
 
-PREVIOUS_RELEASE = "2459621"  # anvil-client 0.2.0
+PREVIOUS_RELEASE = "50051f2"  # anvil-client 0.3.0 (the last release: issue 14)
 
 SYSTEM = ("You are the support assistant of {{ company }}.\n"
           "{% if vip %}{{ name | capitalize }} is a VIP: answer first, then offer a call.{% endif %}\n"
