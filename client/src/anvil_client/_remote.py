@@ -273,3 +273,31 @@ def _detail(response: httpx.Response) -> str | None:
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
     return detail if isinstance(detail, str) and detail else None
+
+
+def token_info(forge_url: str, access_token: str, *, timeout: float = 10.0,
+               transport: httpx.BaseTransport | None = None) -> dict[str, Any] | None:
+    """What the FORGE says an access token is for (``GET /api/v1/access_token``): ``{project_id,
+    organisation, project, project_name, channel, label}``; None from a FORGE that does not say (older than
+    anvil-forge with channels). Raises SyncError("auth") for a refused token, SyncError("network")."""
+    import httpx
+
+    if not forge_url.startswith("https://") and not _is_loopback(forge_url):
+        raise ConfigurationError("the FORGE URL must use https:// (plain http:// is allowed on loopback only)")
+    try:
+        with httpx.Client(base_url=forge_url, timeout=timeout, transport=transport,
+                          headers={"Authorization": f"Bearer {access_token}",
+                                   "User-Agent": f"anvil-client/{__version__}"}) as http:
+            response = http.get("/api/v1/access_token")
+    except httpx.HTTPError as exc:
+        raise SyncError("network", f"FORGE unreachable: {exc}") from None
+    if response.status_code in (401, 403):
+        raise SyncError("auth", f"the FORGE refused the access token ({response.status_code}): check it, or "
+                                f"make a new one on the project page (Access tokens)")
+    if response.status_code != 200:
+        return None
+    try:
+        info = loads(response.content)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) and isinstance(info.get("project_id"), str) else None

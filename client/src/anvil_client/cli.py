@@ -15,7 +15,8 @@ from typing import Any
 
 from . import cli_files, config
 from .client import Client
-from .errors import AnvilClientError
+from ._remote import token_info
+from .errors import AnvilClientError, SyncError
 
 
 def _client(args: argparse.Namespace, **extra: Any) -> Client:
@@ -42,8 +43,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
                               mode=args.mode, cache_dir=args.cache_dir, public_key=args.public_key,
                               channel=args.channel, labels=labels)
     settings.forge_url = _ask("FORGE URL", settings.forge_url).rstrip("/")
-    settings.project = _ask("Project id", settings.project)
     settings.access_token = _ask("Access token", settings.access_token, secret=True)
+    settings.project = _project_of_token(settings.forge_url, settings.access_token, settings.project)
     settings.mode = settings.mode or "accepting"
     settings.cache_dir = settings.cache_dir or f"{config.DEFAULT_DIR}/cache"
     client = Client(forge_url=settings.forge_url, project=settings.project, access_token=settings.access_token,
@@ -54,12 +55,35 @@ def cmd_connect(args: argparse.Namespace) -> int:
         settings.public_key = client.fetch_public_key()
         print(f"Pinned the FORGE's public key {settings.public_key[:24]}…")
         client._store.explicit_key = settings.public_key  # pinned for this run's sync
-    result = client.sync()
+    try:
+        result = client.sync()
+    except SyncError as exc:
+        if "404" in exc.message:
+            raise AnvilClientError(f"the FORGE at {settings.forge_url} has no project {settings.project} for this "
+                                   f"access token: the project page shows its id and a ready connect command "
+                                   f"(or pass --project ORG/PROJECT)") from None
+        raise
     path = config.write_file(settings)
     channel = f", channel {client.status()['channel']}" if client.status()["channel"] else ""
     print(f"Connected to {settings.forge_url}, project {settings.project}{channel} ({settings.mode}).")
     print(f"{result.detail}; {len(client.prompt_ids())} prompts held. Configuration written to {path}.")
     return 0
+
+
+def _project_of_token(forge_url: str, token: str, given: str | None) -> str:
+    """The project id to connect to: the access token's own project (a FORGE says which), checked against
+    ``given`` when one is given — an id, or ``org/project``."""
+    info = token_info(forge_url, token)
+    if info is None:  # a FORGE before channels does not say: an id is needed
+        if not given or "/" in given:
+            raise AnvilClientError("this FORGE does not tell an access token's project: pass the project id "
+                                   "(--project; the project page shows it)")
+        return given
+    ref = f"{info['organisation']}/{info['project']}"
+    if given and given not in (info["project_id"], ref):
+        raise AnvilClientError(f"this access token is for project {ref} ({info['project_id']}), not {given}: "
+                               f"use a token of {given}, or leave --project out")
+    return str(info["project_id"])
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -195,7 +219,8 @@ def cmd_serve_receiver(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--forge-url", help="the FORGE's address (ANVIL_FORGE_URL)")
-    common.add_argument("--project", help="the project id (ANVIL_PROJECT)")
+    common.add_argument("--project", help="the project id (ANVIL_PROJECT); connect also takes org/project, or "
+                                          "finds it from the token when left out")
     common.add_argument("--token", help="the project access token (ANVIL_ACCESS_TOKEN)")
     common.add_argument("--cache-dir", help="where the verified bundle is kept (ANVIL_CACHE_DIR)")
     common.add_argument("--public-key", help="the FORGE's public key to pin (ANVIL_FORGE_PUBLIC_KEY)")

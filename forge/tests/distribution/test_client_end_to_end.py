@@ -62,3 +62,28 @@ def test_connect_render_restart_offline_and_refuse_an_edited_cache(world, tmp_pa
     assert tampered.returncode != 0 and "UnknownPromptError" in tampered.stderr
     status = run(cli + ["status", "--json"], app_dir)
     assert "disk cache refused" in json.loads(status.stdout)["last_error"]
+
+
+def test_connect_finds_the_project_from_the_token_or_org_slash_project_and_names_a_mismatch(world, tmp_path):
+    prompts.change_status(world.member, world.pset, "review")
+    prompts.change_status(world.admin, world.pset, "locked")
+    publish(world.admin, world.pset)
+    _, token = create_access_token(world.admin, world.project, "app")
+    other = prompts.create_project(world.owner, world.org, "Other", "other")
+    server, url = start_server()
+    cli = [sys.executable, "-m", "anvil_client.cli", "connect", "--forge-url", url, "--token", token]
+    try:
+        for n, extra in enumerate(([], ["--project", "acme/support"], ["--project", str(world.project.pk)])):
+            app_dir = tmp_path / f"app{n}"
+            app_dir.mkdir()
+            connected = run(cli + extra, app_dir)
+            assert connected.returncode == 0, connected.stderr
+            config = json.loads((app_dir / ".anvil" / "client.json").read_text())
+            assert config["project"] == str(world.project.pk) and "1 prompts held" in connected.stdout
+        for wrong in ("acme/other", str(other.pk)):
+            refused = run(cli + ["--project", wrong], tmp_path)
+            assert refused.returncode != 0
+            assert f"this access token is for project acme/support ({world.project.pk}), not {wrong}" in (
+                refused.stderr + refused.stdout)
+    finally:
+        print(stop(server))

@@ -56,6 +56,16 @@ def test_tokens_are_shown_once_and_revocable(world):
     assert AccessToken.objects.count() == 1  # the member's attempt was refused
 
 
+def test_the_project_page_always_shows_its_id_and_a_connect_command(world):
+    page = browser(world.member).get(PROJECT).content.decode()
+    assert str(world.project.pk) in page
+    command = "anvil-client connect --forge-url http://testserver --project acme/support --token ant_…"
+    assert command in page  # the token masked: it is only ever shown once
+    fresh = browser(world.admin).post(PROJECT + "tokens/new", {"label": "app"}, follow=True).content.decode()
+    secret = re.search(r"(ant_[A-Za-z0-9_-]+)", fresh).group(1)
+    assert f"--project acme/support --token {secret}</code>" in fresh  # ready to paste, this once
+
+
 def test_instances_and_failed_deliveries_with_retry(locked):
     _, secret = create_access_token(locked.admin, locked.project, "prod")
     token = authenticate_access_token(secret)

@@ -243,6 +243,26 @@ def current_bundle(request, id: uuid.UUID):
     return response
 
 
+class TokenInfoOut(Schema):
+    """What an access token is for: ``anvil-client connect`` finds its project from the token alone."""
+
+    project_id: uuid.UUID
+    organisation: str
+    project: str
+    project_name: str
+    channel: str
+    label: str
+
+
+@router.get("/access_token", auth=AccessTokenAuth(), response={200: TokenInfoOut, **errors()})
+def access_token_info(request):
+    """The project (id, organisation and project slugs), channel and label of the access token presented."""
+    token = request.auth
+    project = token.project
+    return {"project_id": project.pk, "organisation": project.organisation.slug, "project": project.slug,
+            "project_name": project.name, "channel": token.channel.name, "label": token.label}
+
+
 @router.get("/forge/public_key", auth=None, response={200: PublicKeyOut})
 def public_key(request):
     """The key this FORGE signs bundles with; LIVE clients pin it."""
