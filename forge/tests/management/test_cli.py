@@ -149,3 +149,17 @@ def test_anvil_version_names_anvil_and_django():
     result = subprocess.run([sys.executable, "-m", "anvil_forge.cli", "--version"], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == f"anvil-forge {__version__} (Django {django.get_version()})"
+
+
+def test_the_demo_hint_is_a_command_that_works_from_where_it_ran(monkeypatch, tmp_path):
+    from anvil_forge.management.commands import demo
+
+    script = tmp_path / ".venv" / "bin" / "anvil"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "demo"])
+    monkeypatch.setattr(demo.shutil, "which", lambda name: None)  # the checkout's venv is not on the PATH
+    assert demo.anvil_command() == ".venv/bin/anvil"
+    monkeypatch.setattr(demo.shutil, "which", lambda name: str(script))  # it is (an activated venv)
+    assert demo.anvil_command() == "anvil"

@@ -5,7 +5,12 @@ LOCKED and published, so an app can serve them at once).
 Idempotent: a second run finds the demo organisation and changes nothing.
 """
 
+import os
 import secrets
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -98,6 +103,17 @@ REPLY_TESTS = [
 ]
 
 
+def anvil_command() -> str:
+    """How to run ``anvil`` from where the demo was loaded: ``anvil`` when that is on the PATH, else the path
+    of the script that ran (``.venv/bin/anvil`` from the checkout, as ``make run`` does)."""
+    script = Path(sys.argv[0])
+    on_path = shutil.which("anvil")
+    if script.name != "anvil" or (on_path and Path(on_path).resolve() == script.resolve()):
+        return "anvil"
+    relative = os.path.relpath(script)
+    return shlex.quote(relative if not relative.startswith("..") else str(script.resolve()))
+
+
 class Command(BaseCommand):
     help = "Load demo data (idempotent) and print the demo logins."
 
@@ -114,8 +130,9 @@ class Command(BaseCommand):
         self.stdout.write("  Member login: " + MEMBER_EMAIL + "  /  " + passwords[MEMBER_EMAIL])
         self.stdout.write("  Second admin: " + OPS_EMAIL + "  /  " + passwords[OPS_EMAIL] + "  (approves publish "
                           "requests)")
-        self.stdout.write("  Try: anvil render acme/support/emails@stable/welcome -v name=Ada")
-        self.stdout.write("       anvil render acme/support/support/reply -v question='Where is my invoice?'"
+        anvil = anvil_command()
+        self.stdout.write(f"  Try: {anvil} render acme/support/emails@stable/welcome -v name=Ada")
+        self.stdout.write(f"       {anvil} render acme/support/support/reply -v question='Where is my invoice?'"
                           " -v history:='[]'")
 
     def _logins(self) -> dict:
