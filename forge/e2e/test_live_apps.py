@@ -54,7 +54,7 @@ def test_publish_updates_accepting_apps_and_leaves_a_frozen_one(new_page, server
     page.get_by_label("Label").fill("production")
     press(page.get_by_role("button", name="Create token"))
     token = page.locator("#new-token").inner_text().strip()
-    project = re.search(r"Project id: ([0-9a-f-]{36})", page.locator(".callout").inner_text()).group(1)
+    project = re.search(r"Project id: ([0-9a-f-]{36})", page.locator(".connect-app").inner_text()).group(1)
     publish(page, "1.1.0")
     expect(flash(page)).to_contain_text("as sequence 3")  # (the demo published 'common' and 'support': 1 and 2)
 
