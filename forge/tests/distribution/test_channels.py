@@ -14,16 +14,9 @@ from anvil_forge.distribution import services as dist
 from anvil_forge.prompts import services as prompts
 
 from ..api_support import Api, key_for
+from ..release_support import new_version
 
 pytestmark = pytest.mark.usefixtures("own_data_dir")
-
-
-def new_version(world, label: str, template: str):
-    prompts.change_status(world.admin, world.pset, "live")
-    prompts.update_prompt(world.owner, world.prompt, template=template)
-    prompts.create_version(world.owner, world.pset, label)
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
 
 
 def pull(secret: str, project, **headers):

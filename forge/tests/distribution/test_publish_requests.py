@@ -15,6 +15,7 @@ from anvil_forge.distribution import services as dist
 from anvil_forge.distribution.models import PublishRequest
 
 from ..api_support import Api, key_for
+from ..release_support import new_version
 
 pytestmark = pytest.mark.usefixtures("own_data_dir", "mailbox")
 
@@ -106,8 +107,6 @@ def test_requests_expire_and_can_be_rejected_or_cancelled(guarded):
 
 def test_roll_back_and_expand_do_not_wait_for_approval(guarded):
     dist.approve_request(guarded.owner, dist.publish(guarded.admin, guarded.pset).request)
-    from .test_channels import new_version
-
     new_version(guarded, "1.1.0", "Hi {{ name }}!")
     staged = dist.publish(guarded.admin, guarded.pset, rollout={"percentage": 50}).request
     assert staged.rollout["percentage"] == 50

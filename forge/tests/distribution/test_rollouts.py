@@ -14,7 +14,7 @@ from anvil_forge.distribution.services import authenticate_access_token, registe
 
 from ..api_support import Api
 from ..receivers import start_receivers, stop_receivers
-from .test_channels import new_version
+from ..release_support import new_version
 
 pytestmark = pytest.mark.usefixtures("own_data_dir")
 COUNT = 200

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.distribution import services as dist
 from anvil_forge.prompts import services as prompts
+from ..release_support import new_version
 
 pytestmark = pytest.mark.usefixtures("own_data_dir", "mailbox")
 
@@ -32,14 +33,6 @@ def refused(*args, match: str) -> CommandError:
     with pytest.raises(CommandError, match=match) as caught:
         run(*args)
     return caught.value
-
-
-def new_version(world, label: str, template: str):
-    prompts.change_status(world.admin, world.pset, "live")
-    prompts.update_prompt(world.owner, world.prompt, template=template)
-    prompts.create_version(world.owner, world.pset, label)
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
 
 
 def register(world, *ids, channel=None, labels=None):

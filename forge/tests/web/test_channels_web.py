@@ -14,6 +14,7 @@ from anvil_forge.distribution.models import AccessToken, Channel, PublishRequest
 from anvil_forge.prompts import services as prompts
 
 from ..conftest import link_in
+from ..release_support import new_version
 
 PROJECT = "/o/acme/p/support/"
 SET = PROJECT + "s/emails/"
@@ -27,14 +28,6 @@ def browser(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def new_version(world, label: str, template: str):
-    prompts.change_status(world.admin, world.pset, "live")
-    prompts.update_prompt(world.owner, world.prompt, template=template)
-    prompts.create_version(world.owner, world.pset, label)
-    prompts.change_status(world.member, world.pset, "review")
-    prompts.change_status(world.admin, world.pset, "locked")
 
 
 def apps(world, count: int = 4, channel: str | None = None):

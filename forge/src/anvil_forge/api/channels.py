@@ -91,7 +91,7 @@ def import_channels(request, id: uuid.UUID, payload: ChannelDefinitionsIn):
 @router.get("/projects/{id}/channels/{name}", response={200: ChannelOut, **LIST})
 def get_channel(request, id: uuid.UUID, name: str):
     user, project, channel = _project_channel(request, id, name)
-    return _channel(next(c for c in dist_queries.channel_list(user, project) if c.pk == channel.pk))
+    return _channel(channel, dist_queries.head_of(channel))
 
 
 @router.patch("/projects/{id}/channels/{name}", response={200: ChannelOut, **WRITE})

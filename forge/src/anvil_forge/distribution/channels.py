@@ -176,6 +176,28 @@ def require_not_partial(channel, doing: str) -> Publication | None:
     return current
 
 
+def delete_refusal(channel) -> str:
+    """Why the channel cannot be deleted ("": it can): production stays, and so does a channel LIVE clients
+    follow (it has releases or access tokens)."""
+    if channel.name == PRODUCTION:
+        return "The production channel cannot be deleted."
+    if channel.publications.exists() or channel.access_tokens.exists():
+        return (f"Channel '{channel.name}' has releases or access tokens: LIVE clients follow it, so it stays "
+                f"(revoke its tokens and stop publishing to it instead).")
+    return ""
+
+
+def rollback_target(current: Publication | None) -> Publication | None:
+    """The release a roll back of a channel whose head is ``current`` restores: the one a rollout in progress
+    kept the others on, else the release before the head (None: nothing to roll back to)."""
+    if current is None:
+        return None
+    if partial(current):
+        return current.previous
+    return (Publication.objects.filter(channel_id=current.channel_id, sequence__lt=current.sequence)
+            .order_by("-sequence").first())
+
+
 def describe_targets(release: Publication) -> str:
     """``25 % of instances with region=eu, and 2 named instances``: who a rollout targets, in words."""
     if release.everyone:

@@ -172,11 +172,17 @@ def channel_delete_refusal(user, channel) -> str:
     if they may: the pages offer Delete only then."""
     if not policy.can(user, Action.MANAGE_DISTRIBUTION, channel.project.organisation):
         return "Only owners and admins delete channels."
-    if channel.name == channels.PRODUCTION:
-        return "The production channel cannot be deleted."
-    if channel.publications.exists() or channel.access_tokens.exists():
-        return "It has releases or access tokens: LIVE clients follow it, so it stays."
-    return ""
+    return channels.delete_refusal(channel)
+
+
+def can_roll_back(release) -> bool:
+    """Whether a channel whose newest release is ``release`` has content to roll back to."""
+    return channels.rollback_target(release) is not None
+
+
+def head_of(channel):
+    """The channel's newest release (None: nothing released to it yet)."""
+    return channels.head(channel)
 
 
 def channel_definitions(user, project) -> dict:

@@ -121,8 +121,7 @@ def rollback(actor, channel: Channel) -> Release:
     if current is None:
         raise Conflict(f"channel '{channel.name}' has no release to roll back",
                        [{"field": "channel", "message": "nothing published"}])
-    target = current.previous if channels.partial(current) else (
-        Publication.objects.filter(channel=channel, sequence__lt=current.sequence).order_by("-sequence").first())
+    target = channels.rollback_target(current)
     if target is None:
         raise Conflict(f"sequence {current.sequence} is the first release of channel '{channel.name}': there is "
                        f"no earlier content to roll back to", [{"field": "channel", "message": "first release"}])

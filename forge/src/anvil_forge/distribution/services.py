@@ -202,11 +202,9 @@ def delete_channel(actor, channel: Channel) -> None:
     """Delete a channel nothing depends on: not production, no release, no access token."""
     project = prompt_services.lock_project(channel.project_id)
     policy.require(actor, Action.MANAGE_DISTRIBUTION, project.organisation, "channel")
-    if channel.name == channels.PRODUCTION:
-        raise Conflict("the production channel cannot be deleted")
-    if channel.publications.exists() or channel.access_tokens.exists():
-        raise Conflict(f"channel '{channel.name}' has releases or access tokens: LIVE clients follow it, so it "
-                       f"stays (revoke its tokens and stop publishing to it instead)")
+    refusal = channels.delete_refusal(channel)
+    if refusal:
+        raise Conflict(refusal)
     record(actor, project.organisation, "channel.delete", channel, {"project": project.slug,
                                                                      "channel": channel.name},
            target_type="channel")

@@ -11,6 +11,7 @@ own request).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -198,8 +199,7 @@ class ReleaseCommand(BaseCommand):
         except AnvilError as exc:
             raise fail(exc) from None
 
-    def run(self, *args, **options):  # pragma: no cover - each command defines it
-        raise NotImplementedError
+    run: Callable[..., None]  # what each command does (defined by every subclass)
 
     def emit_result(self, result, verb: str, unchanged: str, as_json: bool) -> None:
         """A publish, promote, expand or roll back: released, unchanged, or waiting for approval."""

@@ -21,6 +21,7 @@ from anvil_forge.distribution import queries as dist_queries
 from anvil_forge.distribution import services as dist_services
 
 from ._releases import ReleaseCommand, add_as, add_json, project_for, reader, release_json, user_by_email, when
+from .export import write_out
 
 
 def _channel_json(channel) -> dict:
@@ -83,14 +84,7 @@ class Command(ReleaseCommand):
     def _export(self, project, output, as_user, **options):
         user, found = reader(project, as_user)
         document = dist_queries.channel_definitions(user, found)
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        if output == "-":
-            self.stdout.write(text, ending="")
-        else:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        write_out(self, json.dumps(document, indent=2, ensure_ascii=False) + "\n", output)
         self.stderr.write(f"exported {len(document['channels'])} channel definition(s) of "
                           f"{found.organisation.slug}/{found.slug}" + ("" if output == "-" else f" to {output}"))
 

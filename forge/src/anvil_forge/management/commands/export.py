@@ -34,6 +34,17 @@ def find_project(ref: str, user=None):
     return found
 
 
+def write_out(command: BaseCommand, text: str, output: str) -> None:
+    """``text`` to the file ``output``, or to standard output for ``-`` (CommandError if it cannot be written)."""
+    if output == "-":
+        command.stdout.write(text, ending="")
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+
+
 def user_by_email(email: str):
     user = account_queries.active_user_by_email(email)
     if user is None:
@@ -58,14 +69,7 @@ class Command(BaseCommand):
             data = peering_services.export_project(user, found, via="cli")
         except AnvilError as exc:
             raise CommandError(exc.message) from None
-        text = peering_queries.dump_archive(data)
-        if output == "-":
-            self.stdout.write(text, ending="")
-        else:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        write_out(self, peering_queries.dump_archive(data), output)
         counts = peering_queries.archive_summary(data)
         self.stderr.write(f"Exported {found.organisation.slug}/{found.slug}: {counts['prompt_sets']} prompt set(s), "
                          f"{counts['prompts']} prompt(s), {counts['versions']} version(s)"

@@ -37,7 +37,7 @@ def project_context(user, project) -> dict:
     for channel in listed:
         head = getattr(channel, "head", None)  # (set by channel_list)
         card = {"channel": channel, "head": head, "sets": _sets(head), "progress": None,
-                "can_roll_back": head is not None and head.sequence >= 2}  # the first release has nothing before it
+                "can_roll_back": dist_queries.can_roll_back(head)}
         if head is not None and not head.everyone:
             card["progress"] = dist_queries.rollout_progress(user, project, channel.name)
         cards.append(card)
@@ -68,7 +68,7 @@ def channel_context(user, project, name: str) -> dict:
         "head_sets": _sets(head), "progress": progress, "counts": counts,
         "releases": [_release_row(r) for r in dist_queries.releases(user, project, channel.name)],
         "can_distribute": policy.can(user, Action.MANAGE_DISTRIBUTION, project.organisation),
-        "can_roll_back": head is not None and head.sequence >= 2,
+        "can_roll_back": dist_queries.can_roll_back(head),
         "delete_refusal": dist_queries.channel_delete_refusal(user, channel),
         "channel_names": [c.name for c in dist_queries.channel_list(user, project)],
     }
